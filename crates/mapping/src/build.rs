@@ -1,0 +1,374 @@
+//! From declarations to a [`Mapping`]: zone inference, duplicate detection and
+//! the checks that span entries (vault completeness, address ranges, the
+//! documentation's dotted name form).
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::net::IpAddr;
+
+use crate::azure::backup::{self, REQUIRED_SERVICES};
+use crate::azure::geo;
+use crate::azure::zones::{ZoneMatch, azure_zone_for};
+use crate::diagnostic::{Report, Severity};
+use crate::file::{FileSpec, RecordDecl, VaultDecl, ZoneDecl};
+use crate::mapping::{Mapping, Node, Soa, StorageRole, Zone};
+use crate::name::DomainName;
+use crate::settings::Settings;
+
+/// Builds the mapping, adding every problem found to `report`.
+pub(crate) fn build(spec: &FileSpec, report: &mut Report) -> Mapping {
+    let declared = declared_zones(&spec.zones, report);
+
+    // Zone of each name, and conflicts between names.
+    let mut placed: Vec<(&RecordDecl, DomainName)> = Vec::new();
+    let mut first_seen: HashMap<&DomainName, &RecordDecl> = HashMap::new();
+    for record in &spec.records {
+        check_addresses(record, report);
+        let Some(zone) = zone_of(record, &declared, report) else {
+            continue;
+        };
+        match first_seen.entry(&record.name) {
+            Entry::Vacant(slot) => {
+                slot.insert(record);
+                placed.push((record, zone));
+            }
+            Entry::Occupied(first) => duplicate(first.get(), record, report),
+        }
+    }
+
+    for vault in &spec.vaults {
+        check_vault(vault, report);
+    }
+    if placed.is_empty() {
+        report.push(
+            Severity::Warning,
+            None,
+            "mapping",
+            "the file maps no names; only declared zones are served",
+            Some("add [[vault]] entries or [records]".into()),
+        );
+    }
+
+    assemble(&spec.settings, &declared, placed)
+}
+
+fn declared_zones<'s>(
+    zones: &'s [ZoneDecl],
+    report: &mut Report,
+) -> HashMap<&'s DomainName, &'s ZoneDecl> {
+    let mut declared: HashMap<&DomainName, &ZoneDecl> = HashMap::new();
+    for zone in zones {
+        match declared.entry(&zone.name) {
+            Entry::Vacant(slot) => {
+                slot.insert(zone);
+            }
+            Entry::Occupied(first) => report.error(
+                zone.line,
+                &zone.field,
+                format!(
+                    "zone {} is declared twice (first at line {})",
+                    zone.name,
+                    first.get().line
+                ),
+                Some("keep one [[zone]] entry per zone".into()),
+            ),
+        }
+    }
+    declared
+}
+
+/// The deepest zone containing the record: a declared zone or an Azure zone.
+fn zone_of(
+    record: &RecordDecl,
+    declared: &HashMap<&DomainName, &ZoneDecl>,
+    report: &mut Report,
+) -> Option<DomainName> {
+    let declared_zone = record
+        .name
+        .suffixes()
+        .find_map(|suffix| declared.keys().find(|zone| zone.as_str() == suffix))
+        .map(|zone| (*zone).clone());
+    let azure = azure_zone_for(&record.name);
+    let azure_zone = match &azure {
+        ZoneMatch::Zone(zone) => Some(zone.clone()),
+        _ => None,
+    };
+    let deepest = match (declared_zone, azure_zone) {
+        (Some(d), Some(a)) => Some(if a.label_count() > d.label_count() {
+            a
+        } else {
+            d
+        }),
+        (d, a) => d.or(a),
+    };
+    if let Some(zone) = deepest {
+        if let Some(real) = backup::real_name_of_dotted(record.name.as_str()) {
+            report.warning(
+                record.line,
+                &record.field,
+                format!(
+                    "{} uses the documentation's dotted form, which Azure never creates",
+                    record.name
+                ),
+                Some(format!("the real name is {real}")),
+            );
+        }
+        return Some(zone);
+    }
+
+    let (message, hint) = match azure {
+        ZoneMatch::UnknownGeo { code, cloud, .. } => {
+            let close = geo::closest_geo_codes(&code, cloud);
+            let hint = if close.is_empty() {
+                format!(
+                    "no {} geo code is close; see the geo-code list",
+                    cloud.as_str()
+                )
+            } else {
+                format!("did you mean {}?", close.join(", "))
+            };
+            (
+                format!("{}: unknown geo code \"{code}\"", record.name),
+                hint,
+            )
+        }
+        ZoneMatch::UnknownRegion { region, .. } => (
+            format!("{}: unknown Azure region \"{region}\"", record.name),
+            "use the region's ARM name, such as westeurope".to_owned(),
+        ),
+        ZoneMatch::Zone(_) | ZoneMatch::None => (
+            format!("{} is under no served zone", record.name),
+            missing_zone_hint(&record.name),
+        ),
+    };
+    report.error(record.line, &record.field, message, Some(hint));
+    None
+}
+
+/// Explains a name outside every zone: most often `.privatelink.` is missing,
+/// as in the FQDNs the old portal showed.
+fn missing_zone_hint(name: &DomainName) -> String {
+    let with_privatelink = name
+        .as_str()
+        .split_once('.')
+        .and_then(|(first, rest)| DomainName::parse(&format!("{first}.privatelink.{rest}")).ok());
+    match with_privatelink {
+        Some(fixed) if matches!(azure_zone_for(&fixed), ZoneMatch::Zone(_)) => {
+            format!("private endpoint names carry `.privatelink.`: {fixed}")
+        }
+        _ => "declare its zone with a [[zone]] entry".to_owned(),
+    }
+}
+
+fn duplicate(first: &RecordDecl, again: &RecordDecl, report: &mut Report) {
+    let mut a = first.addrs.clone();
+    let mut b = again.addrs.clone();
+    a.sort();
+    a.dedup();
+    b.sort();
+    b.dedup();
+    if a == b {
+        report.warning(
+            again.line,
+            &again.field,
+            format!(
+                "{} is mapped twice (also at line {}, {})",
+                again.name, first.line, first.field
+            ),
+            Some("remove one of the entries".into()),
+        );
+    } else {
+        report.error(
+            again.line,
+            &again.field,
+            format!(
+                "{} is mapped to {} here but to {} at line {} ({})",
+                again.name,
+                list(&b),
+                list(&a),
+                first.line,
+                first.field
+            ),
+            Some("a name has one set of addresses; remove or fix one entry".into()),
+        );
+    }
+}
+
+fn list(addrs: &[IpAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Private endpoints get addresses from a VNet; anything else is suspicious.
+fn check_addresses(record: &RecordDecl, report: &mut Report) {
+    for addr in &record.addrs {
+        if !is_private(addr) {
+            report.warning(
+                record.line,
+                &record.field,
+                format!("{addr} is not a private address"),
+                Some("private endpoints take addresses from the VNet's private ranges".into()),
+            );
+        }
+    }
+}
+
+fn is_private(addr: &IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            // RFC 1918, plus RFC 6598 shared space that Azure VNets also accept.
+            v4.is_private() || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+fn check_vault(vault: &VaultDecl, report: &mut Report) {
+    if !vault.expanded {
+        return;
+    }
+    let missing: Vec<&str> = REQUIRED_SERVICES
+        .iter()
+        .copied()
+        .filter(|svc| !vault.services.iter().any(|s| s == svc))
+        .collect();
+    if !missing.is_empty() {
+        report.warning(
+            vault.line,
+            format!("{}.backup", vault.field),
+            format!("vault {} lacks Backup services {}", vault.label, missing.join(", ")),
+            Some("a Backup private endpoint has all 8; copy them from the endpoint's DNS configuration".into()),
+        );
+    }
+    let ecs: Vec<bool> = vault
+        .storage_roles
+        .iter()
+        .filter(|(role, _)| *role == StorageRole::Ecs)
+        .map(|(_, has_queue)| *has_queue)
+        .collect();
+    let storage_field = format!("{}.storage", vault.field);
+    if ecs.is_empty() {
+        report.warning(
+            vault.line,
+            &storage_field,
+            format!("vault {} has no `ecs` storage account", vault.label),
+            Some("Azure Backup needs the communication account's blob and queue names after the first registration".into()),
+        );
+    } else if ecs.iter().any(|has_queue| !has_queue) {
+        report.warning(
+            vault.line,
+            &storage_field,
+            format!(
+                "vault {}'s `ecs` storage account has no `queue` address",
+                vault.label
+            ),
+            Some("registration uses the communication account's queue endpoint".into()),
+        );
+    }
+    if !vault
+        .storage_roles
+        .iter()
+        .any(|(role, _)| *role == StorageRole::Prot)
+    {
+        report.warning(
+            vault.line,
+            &storage_field,
+            format!("vault {} has no `prot` storage account", vault.label),
+            Some(
+                "Azure Backup writes to the data accounts' blob names after the first backup"
+                    .into(),
+            ),
+        );
+    }
+}
+
+fn assemble(
+    settings: &Settings,
+    declared: &HashMap<&DomainName, &ZoneDecl>,
+    placed: Vec<(&RecordDecl, DomainName)>,
+) -> Mapping {
+    let mut apexes: Vec<&DomainName> = declared
+        .keys()
+        .copied()
+        .chain(placed.iter().map(|(_, zone)| zone))
+        .collect();
+    apexes.sort();
+    apexes.dedup();
+    let zones: Vec<Zone> = apexes
+        .iter()
+        .map(|apex| Zone {
+            apex: (*apex).clone(),
+            fallback: declared
+                .get(*apex)
+                .and_then(|decl| decl.fallback)
+                .unwrap_or(settings.zones.fallback),
+            ttl: settings.zones.ttl,
+            soa: Soa::azure(),
+            nameserver: settings.server.hostname.clone(),
+        })
+        .collect();
+    let zone_by_apex: HashMap<DomainName, usize> = zones
+        .iter()
+        .enumerate()
+        .map(|(i, z)| (z.apex.clone(), i))
+        .collect();
+
+    let mut nodes: HashMap<DomainName, Node> = HashMap::with_capacity(placed.len());
+    let name_count = placed.len();
+    for (record, zone) in placed {
+        let Some(&zone_index) = zone_by_apex.get(&zone) else {
+            continue;
+        };
+        let mut v4: Vec<_> = record
+            .addrs
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V4(v4) => Some(*v4),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let mut v6: Vec<_> = record
+            .addrs
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V6(v6) => Some(*v6),
+                IpAddr::V4(_) => None,
+            })
+            .collect();
+        v4.dedup();
+        v6.dedup();
+        // Names between the record and its apex exist as empty non-terminals.
+        let mut parent = record.name.parent();
+        while let Some(name) = parent {
+            if name == zone || !name.is_within(&zone) {
+                break;
+            }
+            parent = name.parent();
+            nodes.entry(name).or_insert(Node {
+                zone: zone_index,
+                v4: Vec::new(),
+                v6: Vec::new(),
+                origin: None,
+            });
+        }
+        nodes.insert(
+            record.name.clone(),
+            Node {
+                zone: zone_index,
+                v4,
+                v6,
+                origin: Some(record.origin.clone()),
+            },
+        );
+    }
+    Mapping {
+        zones,
+        zone_by_apex,
+        nodes,
+        name_count,
+    }
+}

@@ -1,0 +1,662 @@
+//! Reading the mapping file: TOML with spans → settings and declarations,
+//! each remembering its line. Meaning across entries (zones, duplicates,
+//! completeness) is checked afterwards in [`crate::build`].
+
+mod value;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use toml::de::{DeTable, DeValue};
+
+use crate::azure::backup::{self, StorageService};
+use crate::azure::geo::{self, Cloud};
+use crate::diagnostic::{Report, Source};
+use crate::mapping::{Origin, StorageRole};
+use crate::name::DomainName;
+use crate::settings::{Fallback, ForwardRule, Settings};
+use value::{Reader, Value, join};
+
+/// The file as declared: settings plus every name to serve, in file order.
+#[derive(Debug)]
+pub(crate) struct FileSpec {
+    pub(crate) settings: Settings,
+    pub(crate) zones: Vec<ZoneDecl>,
+    pub(crate) vaults: Vec<VaultDecl>,
+    pub(crate) records: Vec<RecordDecl>,
+}
+
+/// A `[[zone]]` entry.
+#[derive(Debug)]
+pub(crate) struct ZoneDecl {
+    pub(crate) name: DomainName,
+    pub(crate) fallback: Option<Fallback>,
+    pub(crate) line: usize,
+    pub(crate) field: String,
+}
+
+/// What `check` needs to know about a `[[vault]]` beyond its names.
+#[derive(Debug)]
+pub(crate) struct VaultDecl {
+    pub(crate) label: Arc<str>,
+    pub(crate) line: usize,
+    pub(crate) field: String,
+    /// Services given under `[vault.backup]`.
+    pub(crate) services: Vec<String>,
+    pub(crate) storage_roles: Vec<(StorageRole, bool)>,
+    /// False when the id, geo or cloud was unusable, so no names were expanded.
+    pub(crate) expanded: bool,
+}
+
+/// One name to serve, from `[records]` or expanded from a vault.
+#[derive(Debug)]
+pub(crate) struct RecordDecl {
+    pub(crate) name: DomainName,
+    pub(crate) addrs: Vec<IpAddr>,
+    pub(crate) line: usize,
+    pub(crate) field: String,
+    pub(crate) origin: Origin,
+}
+
+const TOP_KEYS: &[&str] = &["server", "forward", "zones", "zone", "vault", "records"];
+const SERVER_KEYS: &[&str] = &["listen", "allow", "hostname", "watch", "http"];
+const FORWARD_KEYS: &[&str] = &["upstreams", "timeout_ms", "stale_max_s", "rule"];
+const RULE_KEYS: &[&str] = &["suffix", "upstreams"];
+const ZONES_KEYS: &[&str] = &["ttl", "fallback"];
+const ZONE_KEYS: &[&str] = &["name", "fallback"];
+const VAULT_KEYS: &[&str] = &["name", "id", "geo", "cloud", "backup", "storage"];
+const STORAGE_KEYS: &[&str] = &["account", "role", "blob", "queue"];
+
+/// Reads `text` (named `file` in diagnostics). Returns the declarations and
+/// the report; the declarations are only meaningful when the report has no
+/// errors.
+pub(crate) fn read(file: &str, text: &str) -> (FileSpec, Report) {
+    let source = Source::new(file, text);
+    let mut reader = Reader {
+        source: &source,
+        report: Report::new(source.file.clone()),
+    };
+    let mut spec = FileSpec {
+        settings: Settings::default(),
+        zones: Vec::new(),
+        vaults: Vec::new(),
+        records: Vec::new(),
+    };
+
+    let (document, syntax_errors) = DeTable::parse_recoverable(text);
+    if !syntax_errors.is_empty() {
+        // The parser's recovery produces follow-on errors; the first one on
+        // each line is the one that explains it.
+        let mut seen_lines = Vec::new();
+        for error in syntax_errors {
+            let line = error.span().map_or(1, |span| source.line_of(span.start));
+            if !seen_lines.contains(&line) {
+                seen_lines.push(line);
+                reader.report.error(
+                    line,
+                    "syntax",
+                    error.message().trim().to_owned(),
+                    Some("the file is not valid TOML".into()),
+                );
+            }
+        }
+        return (spec, reader.report);
+    }
+
+    let top = document.get_ref();
+    reader.reject_unknown_keys(top, "", TOP_KEYS);
+    for (key, value) in top.iter() {
+        match &**key.get_ref() {
+            "server" => read_server(&mut reader, value, &mut spec.settings),
+            "forward" => read_forward(&mut reader, value, &mut spec.settings),
+            "zones" => read_zone_defaults(&mut reader, value, &mut spec.settings),
+            "zone" => read_zones(&mut reader, value, &mut spec.zones),
+            "vault" => read_vaults(&mut reader, value, &mut spec),
+            "records" => {
+                if let Some(table) = reader.table(value, "records") {
+                    read_records(&mut reader, table, "", &mut spec.records);
+                }
+            }
+            _ => {}
+        }
+    }
+    spec.settings.forward.sort_rules();
+    (spec, reader.report)
+}
+
+fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settings) {
+    let Some(table) = reader.table(value, "server") else {
+        return;
+    };
+    reader.reject_unknown_keys(table, "server", SERVER_KEYS);
+    let server = &mut settings.server;
+    if let Some(value) = table.get("listen") {
+        server.listen = socket_addrs(reader, value, "server.listen", None);
+    }
+    if let Some(value) = table.get("allow") {
+        server.allow = reader
+            .string_list(value, "server.allow")
+            .into_iter()
+            .filter_map(|(text, span, field)| {
+                let parsed = text
+                    .parse::<IpNet>()
+                    .or_else(|_| text.parse::<IpAddr>().map(IpNet::from));
+                if parsed.is_err() {
+                    reader.error(
+                        span,
+                        &field,
+                        format!("\"{text}\" is not a network"),
+                        Some("use CIDR notation such as 10.0.0.0/8 or fc00::/7".into()),
+                    );
+                }
+                parsed.ok()
+            })
+            .collect();
+        let everyone = server.allow.iter().any(|net| net.prefix_len() == 0);
+        if everyone {
+            let line = reader.line(value.span());
+            reader.warning(
+                line,
+                "server.allow",
+                "every client on the Internet may query this server (an open resolver)",
+                Some("list your clients' networks instead of 0.0.0.0/0 or ::/0".into()),
+            );
+        }
+    }
+    if let Some(value) = table.get("hostname")
+        && let Some(name) = domain_name(reader, value, "server.hostname")
+    {
+        server.hostname = name;
+    }
+    if let Some(value) = table.get("watch")
+        && let Some(watch) = reader.boolean(value, "server.watch")
+    {
+        server.watch = watch;
+    }
+    if let Some(value) = table.get("http") {
+        server.http = socket_addrs(reader, value, "server.http", None)
+            .first()
+            .copied();
+    }
+}
+
+fn read_forward(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settings) {
+    let Some(table) = reader.table(value, "forward") else {
+        return;
+    };
+    reader.reject_unknown_keys(table, "forward", FORWARD_KEYS);
+    let forward = &mut settings.forward;
+    if let Some(value) = table.get("upstreams") {
+        forward.upstreams = socket_addrs(reader, value, "forward.upstreams", Some(53));
+    }
+    if let Some(value) = table.get("timeout_ms")
+        && let Some(ms) = reader.integer(value, "forward.timeout_ms", 100..=60_000)
+    {
+        forward.timeout = Duration::from_millis(ms);
+    }
+    if let Some(value) = table.get("stale_max_s")
+        && let Some(s) = reader.integer(value, "forward.stale_max_s", 0..=7 * 86_400)
+    {
+        forward.stale_max = Duration::from_secs(s);
+    }
+    if let Some(value) = table.get("rule") {
+        for (i, item) in reader
+            .table_array(value, "forward.rule")
+            .into_iter()
+            .enumerate()
+        {
+            let field = format!("forward.rule[{i}]");
+            let Some(rule) = reader.table(item, &field) else {
+                continue;
+            };
+            reader.reject_unknown_keys(rule, &field, RULE_KEYS);
+            let suffix = required(reader, rule, item, &field, "suffix")
+                .and_then(|v| domain_name(reader, v, &join(&field, "suffix")));
+            let upstreams = required(reader, rule, item, &field, "upstreams")
+                .map(|v| socket_addrs(reader, v, &join(&field, "upstreams"), Some(53)));
+            if let (Some(suffix), Some(upstreams)) = (suffix, upstreams) {
+                forward.rules.push(ForwardRule { suffix, upstreams });
+            }
+        }
+    }
+}
+
+fn read_zone_defaults(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settings) {
+    let Some(table) = reader.table(value, "zones") else {
+        return;
+    };
+    reader.reject_unknown_keys(table, "zones", ZONES_KEYS);
+    if let Some(value) = table.get("ttl")
+        && let Some(ttl) = reader.integer(value, "zones.ttl", 0..=604_800)
+    {
+        settings.zones.ttl = u32::try_from(ttl).unwrap_or(u32::MAX);
+    }
+    if let Some(value) = table.get("fallback")
+        && let Some(fallback) = fallback(reader, value, "zones.fallback")
+    {
+        settings.zones.fallback = fallback;
+    }
+}
+
+fn read_zones(reader: &mut Reader<'_>, value: &Value<'_>, zones: &mut Vec<ZoneDecl>) {
+    for (i, item) in reader.table_array(value, "zone").into_iter().enumerate() {
+        let field = format!("zone[{i}]");
+        let Some(table) = reader.table(item, &field) else {
+            continue;
+        };
+        reader.reject_unknown_keys(table, &field, ZONE_KEYS);
+        let name = required(reader, table, item, &field, "name")
+            .and_then(|v| domain_name(reader, v, &join(&field, "name")));
+        let fallback = table
+            .get("fallback")
+            .and_then(|v| fallback(reader, v, &join(&field, "fallback")));
+        if let Some(name) = name {
+            zones.push(ZoneDecl {
+                name,
+                fallback,
+                line: reader.line(item.span()),
+                field,
+            });
+        }
+    }
+}
+
+fn read_vaults(reader: &mut Reader<'_>, value: &Value<'_>, spec: &mut FileSpec) {
+    for (i, item) in reader.table_array(value, "vault").into_iter().enumerate() {
+        let field = format!("vault[{i}]");
+        let Some(table) = reader.table(item, &field) else {
+            continue;
+        };
+        read_vault(reader, table, item, field, spec);
+    }
+}
+
+fn read_vault(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    item: &Value<'_>,
+    field: String,
+    spec: &mut FileSpec,
+) {
+    reader.reject_unknown_keys(table, &field, VAULT_KEYS);
+    let line = reader.line(item.span());
+    let label: Arc<str> = required(reader, table, item, &field, "name")
+        .and_then(|v| reader.string(v, &join(&field, "name")))
+        .map_or_else(|| field.as_str().into(), Into::into);
+
+    let id = required(reader, table, item, &field, "id").and_then(|value| {
+        let id_field = join(&field, "id");
+        let id = reader.string(value, &id_field)?;
+        if backup::is_vault_id(id) {
+            Some(id.to_owned())
+        } else {
+            reader.error(
+                value.span(),
+                &id_field,
+                format!("\"{id}\" is not a vault id"),
+                Some("a vault id is 1 to 19 decimal digits, as in the vault's private endpoint names".into()),
+            );
+            None
+        }
+    });
+
+    let cloud = match table.get("cloud") {
+        None => Some(Cloud::Public),
+        Some(value) => {
+            let cloud_field = join(&field, "cloud");
+            match reader.string(value, &cloud_field) {
+                Some("public") => Some(Cloud::Public),
+                Some("usgov") => Some(Cloud::UsGov),
+                Some("china") => Some(Cloud::China),
+                Some(other) => {
+                    reader.error(
+                        value.span(),
+                        &cloud_field,
+                        format!("unknown cloud \"{other}\""),
+                        Some("use \"public\", \"usgov\" or \"china\"".into()),
+                    );
+                    None
+                }
+                None => None,
+            }
+        }
+    };
+
+    let geo = match (required(reader, table, item, &field, "geo"), cloud) {
+        (Some(value), Some(cloud)) => geo_code(reader, value, &join(&field, "geo"), cloud),
+        _ => None,
+    };
+
+    let mut decl = VaultDecl {
+        label: label.clone(),
+        line,
+        field: field.clone(),
+        services: Vec::new(),
+        storage_roles: Vec::new(),
+        expanded: false,
+    };
+    let usable = match (&id, &geo, cloud) {
+        (Some(id), Some(geo), Some(cloud)) => Some((id.as_str(), geo.as_str(), cloud)),
+        _ => None,
+    };
+    decl.expanded = usable.is_some();
+
+    if let Some(value) = table.get("backup") {
+        let backup_field = join(&field, "backup");
+        if let Some(services) = reader.table(value, &backup_field) {
+            for (key, value) in services.iter() {
+                let svc = key.get_ref().to_ascii_lowercase();
+                let svc_field = join(&backup_field, &svc);
+                let addrs = reader.addresses(value, &svc_field);
+                let svc_line = reader.line(key.span());
+                if !backup::is_known_service(&svc) {
+                    reader.warning(
+                        svc_line,
+                        &svc_field,
+                        format!("\"{svc}\" is not a known Azure Backup service"),
+                        Some(format!(
+                            "Backup uses {}",
+                            backup::REQUIRED_SERVICES.join(", ")
+                        )),
+                    );
+                }
+                decl.services.push(svc.clone());
+                let Some((id, geo, cloud)) = usable else {
+                    continue;
+                };
+                let name = backup::backup_name(id, &svc, geo, cloud)
+                    .and_then(|name| DomainName::parse(&name).ok());
+                match name {
+                    Some(name) if !addrs.is_empty() => spec.records.push(RecordDecl {
+                        name,
+                        addrs,
+                        line: svc_line,
+                        field: svc_field,
+                        origin: Origin::Backup {
+                            vault: label.clone(),
+                            service: svc.into(),
+                        },
+                    }),
+                    Some(_) => {}
+                    None => reader.error(
+                        key.span(),
+                        &svc_field,
+                        format!("\"{svc}\" cannot be part of a DNS name"),
+                        Some("service names are letters and digits, such as fab1".into()),
+                    ),
+                }
+            }
+        }
+    }
+
+    if let Some(value) = table.get("storage") {
+        let storage_field = join(&field, "storage");
+        for (i, item) in reader
+            .table_array(value, &storage_field)
+            .into_iter()
+            .enumerate()
+        {
+            let item_field = format!("{storage_field}[{i}]");
+            if let Some(storage) = reader.table(item, &item_field) {
+                read_storage(
+                    reader,
+                    storage,
+                    item,
+                    &item_field,
+                    &label,
+                    usable.map(|u| u.2),
+                    &mut decl,
+                    spec,
+                );
+            }
+        }
+    }
+    spec.vaults.push(decl);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_storage(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    item: &Value<'_>,
+    field: &str,
+    vault: &Arc<str>,
+    cloud: Option<Cloud>,
+    decl: &mut VaultDecl,
+    spec: &mut FileSpec,
+) {
+    reader.reject_unknown_keys(table, field, STORAGE_KEYS);
+    let account = required(reader, table, item, field, "account").and_then(|value| {
+        let account_field = join(field, "account");
+        let account = reader.string(value, &account_field)?;
+        if backup::is_storage_account(account) {
+            Some(account.to_owned())
+        } else {
+            reader.error(
+                value.span(),
+                &account_field,
+                format!("\"{account}\" is not a storage account name"),
+                Some("storage account names are 3 to 24 lower-case letters and digits".into()),
+            );
+            None
+        }
+    });
+    let role = required(reader, table, item, field, "role").and_then(|value| {
+        let role_field = join(field, "role");
+        match reader.string(value, &role_field)? {
+            "ecs" => Some(StorageRole::Ecs),
+            "prot" => Some(StorageRole::Prot),
+            other => {
+                reader.error(
+                    value.span(),
+                    &role_field,
+                    format!("unknown storage role \"{other}\""),
+                    Some("use \"ecs\" for the communication account or \"prot\" for a backup-data account".into()),
+                );
+                None
+            }
+        }
+    });
+    let blob = required(reader, table, item, field, "blob").map(|v| (v, StorageService::Blob));
+    let queue = table.get("queue").map(|v| (v, StorageService::Queue));
+    if let Some(role) = role {
+        decl.storage_roles.push((role, queue.is_some()));
+    }
+    for (value, service) in [blob, queue].into_iter().flatten() {
+        let service_field = join(field, service.as_str());
+        let addrs = reader.addresses(value, &service_field);
+        let (Some(account), Some(role), Some(cloud)) = (&account, role, cloud) else {
+            continue;
+        };
+        let name =
+            backup::storage_name(account, service, cloud).and_then(|n| DomainName::parse(&n).ok());
+        if let (Some(name), false) = (name, addrs.is_empty()) {
+            spec.records.push(RecordDecl {
+                name,
+                addrs,
+                line: reader.line(value.span()),
+                field: service_field,
+                origin: Origin::Storage {
+                    vault: vault.clone(),
+                    account: account.as_str().into(),
+                    role,
+                    service,
+                },
+            });
+        }
+    }
+}
+
+/// `[records]`: name → address(es). Unquoted dotted keys arrive as nested
+/// tables; they are flattened back into the name they spell.
+fn read_records(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    prefix: &str,
+    records: &mut Vec<RecordDecl>,
+) {
+    for (key, value) in table.iter() {
+        let key_text: &str = key.get_ref();
+        let full = if prefix.is_empty() {
+            key_text.to_owned()
+        } else {
+            format!("{prefix}.{key_text}")
+        };
+        if let DeValue::Table(inner) = value.get_ref() {
+            read_records(reader, inner, &full, records);
+            continue;
+        }
+        let field = format!("records.\"{full}\"");
+        let addrs = reader.addresses(value, &field);
+        match DomainName::parse(&full) {
+            Ok(name) => {
+                if !addrs.is_empty() {
+                    records.push(RecordDecl {
+                        name,
+                        addrs,
+                        line: reader.line(key.span()),
+                        field,
+                        origin: Origin::Records,
+                    });
+                }
+            }
+            Err(error) => reader.error(key.span(), &field, format!("invalid name: {error}"), None),
+        }
+    }
+}
+
+/// A required key: reports its absence at the table's line.
+fn required<'v, 'd>(
+    reader: &mut Reader<'_>,
+    table: &'v DeTable<'d>,
+    item: &Value<'_>,
+    field: &str,
+    key: &str,
+) -> Option<&'v Value<'d>> {
+    let value = table.get(key);
+    if value.is_none() {
+        reader.error(
+            item.span(),
+            &join(field, key),
+            format!("`{key}` is missing"),
+            None,
+        );
+    }
+    value
+}
+
+fn domain_name(reader: &mut Reader<'_>, value: &Value<'_>, field: &str) -> Option<DomainName> {
+    let text = reader.string(value, field)?;
+    match DomainName::parse(text) {
+        Ok(name) => Some(name),
+        Err(error) => {
+            reader.error(
+                value.span(),
+                field,
+                format!("invalid name \"{text}\": {error}"),
+                None,
+            );
+            None
+        }
+    }
+}
+
+fn fallback(reader: &mut Reader<'_>, value: &Value<'_>, field: &str) -> Option<Fallback> {
+    match reader.string(value, field)? {
+        "nxdomain" => Some(Fallback::NxDomain),
+        "forward" => Some(Fallback::Forward),
+        other => {
+            reader.error(
+                value.span(),
+                field,
+                format!("unknown fallback \"{other}\""),
+                Some("use \"nxdomain\" (answer NXDOMAIN, Azure's default) or \"forward\" (ask the upstreams, Azure's NxDomainRedirect)".into()),
+            );
+            None
+        }
+    }
+}
+
+/// Socket addresses; with `default_port`, a bare IP address is accepted too.
+fn socket_addrs(
+    reader: &mut Reader<'_>,
+    value: &Value<'_>,
+    field: &str,
+    default_port: Option<u16>,
+) -> Vec<SocketAddr> {
+    reader
+        .string_list(value, field)
+        .into_iter()
+        .filter_map(|(text, span, item_field)| {
+            let parsed = text.parse::<SocketAddr>().ok().or_else(|| {
+                let port = default_port?;
+                text.parse::<IpAddr>()
+                    .ok()
+                    .map(|ip| SocketAddr::new(ip, port))
+            });
+            if parsed.is_none() {
+                let hint = if default_port.is_some() {
+                    "use ADDRESS or ADDRESS:PORT, e.g. 168.63.129.16 or [fd00::53]:53"
+                } else {
+                    "use ADDRESS:PORT, e.g. 0.0.0.0:53 or [::1]:5353"
+                };
+                reader.error(
+                    span,
+                    &item_field,
+                    format!("\"{text}\" is not a socket address"),
+                    Some(hint.into()),
+                );
+            }
+            parsed
+        })
+        .collect()
+}
+
+/// A Backup geo code valid in `cloud`, with the closest valid codes as a hint.
+fn geo_code(
+    reader: &mut Reader<'_>,
+    value: &Value<'_>,
+    field: &str,
+    cloud: Cloud,
+) -> Option<String> {
+    let code = reader.string(value, field)?.to_ascii_lowercase();
+    match geo::region_by_geo(&code) {
+        Some(region) if region.cloud == cloud => return Some(code),
+        Some(region) => reader.error(
+            value.span(),
+            field,
+            format!(
+                "geo code \"{code}\" belongs to region {} in the {} cloud, not {}",
+                region.name,
+                region.cloud.as_str(),
+                cloud.as_str()
+            ),
+            Some("set `cloud` to match the vault's region".into()),
+        ),
+        None => {
+            let hint = match geo::region_by_name(&code) {
+                Some(region) => format!(
+                    "\"{code}\" is a region name; its geo code is \"{}\"",
+                    region.geo
+                ),
+                None => {
+                    let close = geo::closest_geo_codes(&code, cloud);
+                    if close.is_empty() {
+                        "see the geo-code list in the README".to_owned()
+                    } else {
+                        format!("did you mean {}?", close.join(", "))
+                    }
+                }
+            };
+            reader.error(
+                value.span(),
+                field,
+                format!("unknown geo code \"{code}\""),
+                Some(hint),
+            );
+        }
+    }
+    None
+}

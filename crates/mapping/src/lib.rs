@@ -1,0 +1,102 @@
+//! The privatelink-dns mapping: which names this server answers for, and how.
+//!
+//! This crate knows nothing of sockets or the DNS wire format. It turns the
+//! operator's TOML file into checked values:
+//!
+//! ```text
+//!  file text ──file::read──▶ declarations ──build──▶ Mapping + Settings
+//!      (syntax, types,        (names with        (zones inferred, duplicates,
+//!       unknown keys)          their lines)        vault completeness)
+//! ```
+//!
+//! Every problem on the way becomes a [`Diagnostic`] with file, line and
+//! field; [`load_str`] returns all of them, not only the first.
+//!
+//! - [`name`]: validated lower-case domain names.
+//! - [`azure`]: Azure facts: geo codes, Backup name formats, the Private Link zone catalogue.
+//! - [`settings`]: `[server]`, `[forward]`, `[zones]` as typed values, and forward routing.
+//! - [`mapping`]: served zones and mapped names; [`lookup`] answers one question.
+
+pub mod azure;
+mod build;
+mod diagnostic;
+mod file;
+pub mod lookup;
+pub mod mapping;
+pub mod name;
+pub mod settings;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use lookup::{Lookup, QueryType, Records};
+pub use mapping::{MappedName, Mapping, Origin, Soa, StorageRole, Zone};
+pub use name::DomainName;
+pub use settings::{Fallback, ForwardSettings, Route, ServerSettings, Settings, ZoneDefaults};
+
+/// A valid file: its settings, its mapping and any warnings.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub mapping: Mapping,
+    /// Warnings only; a file with errors does not load.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Why a file did not load.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is invalid: {} error(s)", file, diagnostics.iter().filter(|d| d.is_error()).count())]
+    Invalid {
+        file: String,
+        /// Errors and warnings, in file order.
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+/// Parses and checks a mapping file's text; `file` names it in diagnostics.
+pub fn load_str(file: &str, text: &str) -> Result<Loaded, LoadError> {
+    let (spec, mut report) = file::read(file, text);
+    if report.has_errors() {
+        // Syntax or type errors: the declarations are incomplete, so checks
+        // across entries would only add noise. Unless the errors are local
+        // (bad values), build anyway to report cross-entry problems too.
+        if report.diagnostics.iter().any(|d| d.field == "syntax") {
+            return Err(invalid(file, report));
+        }
+    }
+    let mapping = build::build(&spec, &mut report);
+    if report.has_errors() {
+        return Err(invalid(file, report));
+    }
+    Ok(Loaded {
+        settings: spec.settings,
+        mapping,
+        warnings: report.into_sorted(),
+    })
+}
+
+fn invalid(file: &str, report: diagnostic::Report) -> LoadError {
+    LoadError::Invalid {
+        file: file.to_owned(),
+        diagnostics: report.into_sorted(),
+    }
+}
+
+/// Reads and checks a mapping file.
+pub fn load_file(path: &Path) -> Result<Loaded, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    load_str(&path.display().to_string(), &text)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! The mapping: served zones and the names they map, indexed for lookup.
+//!
+//! A [`Mapping`] is immutable and only built from a checked file
+//! ([`crate::load_str`]), so everything in it is valid: every name lies in
+//! exactly one served zone, and no name maps to conflicting addresses.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use crate::azure::backup::StorageService;
+use crate::name::{DomainName, Suffixes};
+use crate::settings::Fallback;
+
+/// The SOA of a served zone, with the values Azure Private DNS uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Soa {
+    pub mname: DomainName,
+    pub rname: DomainName,
+    pub serial: u32,
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    /// Negative-caching TTL (RFC 2308); also the TTL of the SOA in NXDOMAIN/NODATA answers.
+    pub minimum: u32,
+    /// TTL of the SOA record itself when asked for.
+    pub ttl: u32,
+}
+
+impl Soa {
+    /// Azure Private DNS's SOA (reference §4.2): `azureprivatedns.net`,
+    /// `azureprivatedns-host.microsoft.com`, 1, 3600/300/2419200, minimum 10, TTL 3600.
+    pub fn azure() -> Self {
+        Self {
+            mname: DomainName::from_trusted("azureprivatedns.net"),
+            rname: DomainName::from_trusted("azureprivatedns-host.microsoft.com"),
+            serial: 1,
+            refresh: 3600,
+            retry: 300,
+            expire: 2_419_200,
+            minimum: 10,
+            ttl: 3600,
+        }
+    }
+
+    /// The TTL of this SOA in a negative answer: min(SOA TTL, minimum), RFC 2308 §3.
+    pub fn negative_ttl(&self) -> u32 {
+        self.ttl.min(self.minimum)
+    }
+}
+
+/// The TTL of the NS record set at a served apex.
+pub const NS_TTL: u32 = 3600;
+
+/// A zone this server answers for authoritatively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    pub apex: DomainName,
+    pub fallback: Fallback,
+    /// TTL of the mapped records.
+    pub ttl: u32,
+    pub soa: Soa,
+    /// The NS target at the apex (`server.hostname`).
+    pub nameserver: DomainName,
+}
+
+/// The role of a storage account in Azure Backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StorageRole {
+    /// The communication account (`_ecs` private endpoint): blob and queue,
+    /// needed after the first registration.
+    Ecs,
+    /// A backup-data account (`_prot` private endpoint): blob, needed after the first backup.
+    Prot,
+}
+
+impl StorageRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ecs => "ecs",
+            Self::Prot => "prot",
+        }
+    }
+}
+
+/// Where in the file a mapped name came from, for logs and `records`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The `[records]` table.
+    Records,
+    /// A `[[vault]]`'s `[vault.backup]` service.
+    Backup { vault: Arc<str>, service: Arc<str> },
+    /// A `[[vault.storage]]` account.
+    Storage {
+        vault: Arc<str>,
+        account: Arc<str>,
+        role: StorageRole,
+        service: StorageService,
+    },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Records => f.write_str("records"),
+            Self::Backup { vault, service } => write!(f, "vault {vault} backup {service}"),
+            Self::Storage {
+                vault,
+                role,
+                service,
+                ..
+            } => write!(
+                f,
+                "vault {vault} storage {} {}",
+                role.as_str(),
+                service.as_str()
+            ),
+        }
+    }
+}
+
+/// The data at one name. A node without origin is an empty non-terminal: a
+/// name that only exists because names below it are mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Node {
+    pub(crate) zone: usize,
+    pub(crate) v4: Vec<Ipv4Addr>,
+    pub(crate) v6: Vec<Ipv6Addr>,
+    pub(crate) origin: Option<Origin>,
+}
+
+/// One mapped name, as listed by [`Mapping::names_in`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappedName<'m> {
+    pub name: &'m DomainName,
+    pub v4: &'m [Ipv4Addr],
+    pub v6: &'m [Ipv6Addr],
+    pub origin: &'m Origin,
+}
+
+/// Served zones and mapped names, ready for lookup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mapping {
+    /// Sorted by apex.
+    pub(crate) zones: Vec<Zone>,
+    pub(crate) zone_by_apex: HashMap<DomainName, usize>,
+    pub(crate) nodes: HashMap<DomainName, Node>,
+    pub(crate) name_count: usize,
+}
+
+impl Mapping {
+    /// Every served zone, sorted by apex.
+    pub fn zones(&self) -> &[Zone] {
+        &self.zones
+    }
+
+    /// The number of mapped names (empty non-terminals excluded).
+    pub fn name_count(&self) -> usize {
+        self.name_count
+    }
+
+    /// True when no name is mapped (zones alone may still be served).
+    pub fn is_empty(&self) -> bool {
+        self.name_count == 0
+    }
+
+    /// The deepest served zone containing a lower-case name (trailing dot optional).
+    pub fn zone_for(&self, qname: &str) -> Option<&Zone> {
+        self.zone_index_for(qname).map(|i| &self.zones[i])
+    }
+
+    pub(crate) fn zone_index_for(&self, qname: &str) -> Option<usize> {
+        Suffixes::new(qname).find_map(|suffix| self.zone_by_apex.get(suffix).copied())
+    }
+
+    /// The mapped names of one zone, sorted.
+    pub fn names_in(&self, zone: &Zone) -> Vec<MappedName<'_>> {
+        let Some(&index) = self.zone_by_apex.get(zone.apex.as_str()) else {
+            return Vec::new();
+        };
+        let mut names: Vec<MappedName<'_>> = self
+            .nodes
+            .iter()
+            .filter(|(_, node)| node.zone == index)
+            .filter_map(|(name, node)| {
+                node.origin.as_ref().map(|origin| MappedName {
+                    name,
+                    v4: &node.v4,
+                    v6: &node.v6,
+                    origin,
+                })
+            })
+            .collect();
+        names.sort_by(|a, b| a.name.cmp(b.name));
+        names
+    }
+}

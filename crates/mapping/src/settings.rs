@@ -1,0 +1,195 @@
+//! Server and forwarding settings from the mapping file, already validated.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+use crate::name::{DomainName, is_within};
+
+/// Everything in the file that is not the mapping itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub forward: ForwardSettings,
+    pub zones: ZoneDefaults,
+}
+
+/// `[server]`: sockets, client allow-list, identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Each address serves UDP and TCP.
+    pub listen: Vec<SocketAddr>,
+    /// Clients outside these networks get REFUSED.
+    pub allow: Vec<IpNet>,
+    /// The NS target at every served apex.
+    pub hostname: DomainName,
+    /// Reload when the file changes.
+    pub watch: bool,
+    /// Metrics and health endpoint.
+    pub http: Option<SocketAddr>,
+}
+
+/// `[forward]`: where names that are not served go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardSettings {
+    /// Default upstreams, in order; empty means offline mode.
+    pub upstreams: Vec<SocketAddr>,
+    /// Budget of one forwarded query across all tries.
+    pub timeout: Duration,
+    /// How long past expiry a cached answer may still be served when every upstream fails.
+    pub stale_max: Duration,
+    /// Conditional forwarding, deepest suffix first.
+    pub rules: Vec<ForwardRule>,
+}
+
+/// `[[forward.rule]]`: names under `suffix` go to `upstreams`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardRule {
+    pub suffix: DomainName,
+    pub upstreams: Vec<SocketAddr>,
+}
+
+/// Where one name is forwarded to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route<'a> {
+    /// The matching rule's suffix, or `None` for the default upstreams.
+    pub rule: Option<&'a DomainName>,
+    pub upstreams: &'a [SocketAddr],
+}
+
+impl ForwardSettings {
+    /// The upstreams for a lower-case query name (trailing dot optional):
+    /// the rule with the longest matching suffix, else the defaults.
+    pub fn route(&self, qname: &str) -> Route<'_> {
+        let qname = qname.strip_suffix('.').unwrap_or(qname);
+        self.rules
+            .iter()
+            .find(|rule| is_within(qname, rule.suffix.as_str()))
+            .map_or(
+                Route {
+                    rule: None,
+                    upstreams: &self.upstreams,
+                },
+                |rule| Route {
+                    rule: Some(&rule.suffix),
+                    upstreams: &rule.upstreams,
+                },
+            )
+    }
+
+    /// Orders rules so that the deepest suffix is tried first.
+    pub(crate) fn sort_rules(&mut self) {
+        self.rules
+            .sort_by_key(|rule| std::cmp::Reverse(rule.suffix.label_count()));
+    }
+}
+
+/// `[zones]`: defaults for every served zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneDefaults {
+    /// TTL of mapped records.
+    pub ttl: u32,
+    pub fallback: Fallback,
+}
+
+/// What a served zone does with a name it does not map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fallback {
+    /// Authoritative NXDOMAIN (Azure's default).
+    NxDomain,
+    /// Forward the query (Azure's `NxDomainRedirect`, "fallback to internet").
+    Forward,
+}
+
+impl Fallback {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NxDomain => "nxdomain",
+            Self::Forward => "forward",
+        }
+    }
+}
+
+/// Azure's resolver, the default upstream.
+pub const AZURE_RESOLVER: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16)), 53);
+
+/// The default listen address: loopback, unprivileged port.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5353);
+
+/// The default NS target.
+pub const DEFAULT_HOSTNAME: &str = "ns1.privatelink-dns.internal";
+
+/// Loopback and private ranges: the default allow-list.
+pub fn default_allow() -> Vec<IpNet> {
+    let v4 = |a, b, c, d, len| IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len));
+    let v6 = |addr: Ipv6Addr, len| IpNet::V6(Ipv6Net::new_assert(addr, len));
+    vec![
+        v4(127, 0, 0, 0, 8),
+        v4(10, 0, 0, 0, 8),
+        v4(172, 16, 0, 0, 12),
+        v4(192, 168, 0, 0, 16),
+        v6(Ipv6Addr::LOCALHOST, 128),
+        v6(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7),
+    ]
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings {
+                listen: vec![DEFAULT_LISTEN],
+                allow: default_allow(),
+                hostname: DomainName::from_trusted(DEFAULT_HOSTNAME),
+                watch: true,
+                http: None,
+            },
+            forward: ForwardSettings {
+                upstreams: vec![AZURE_RESOLVER],
+                timeout: Duration::from_millis(4000),
+                stale_max: Duration::from_secs(86_400),
+                rules: Vec::new(),
+            },
+            zones: ZoneDefaults {
+                ttl: 10,
+                fallback: Fallback::NxDomain,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(suffix: &str, port: u16) -> ForwardRule {
+        ForwardRule {
+            suffix: DomainName::parse(suffix).unwrap(),
+            upstreams: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let settings = Settings::default();
+        assert_eq!(settings.server.hostname.as_str(), DEFAULT_HOSTNAME);
+        assert_eq!(settings.server.listen, [DEFAULT_LISTEN]);
+        assert_eq!(settings.forward.upstreams, [AZURE_RESOLVER]);
+        assert_eq!(settings.zones.ttl, 10);
+        assert_eq!(settings.forward.timeout, Duration::from_secs(4));
+    }
+
+    #[test]
+    fn longest_suffix_rule_wins() {
+        let mut forward = Settings::default().forward;
+        forward.rules = vec![rule("contoso.com", 1), rule("corp.contoso.com", 2)];
+        forward.sort_rules();
+        assert_eq!(forward.route("a.corp.contoso.com.").upstreams[0].port(), 2);
+        assert_eq!(forward.route("corp.contoso.com").upstreams[0].port(), 2);
+        assert_eq!(forward.route("www.contoso.com").upstreams[0].port(), 1);
+        let default = forward.route("xcontoso.com");
+        assert_eq!(default.rule, None);
+        assert_eq!(default.upstreams, [AZURE_RESOLVER]);
+    }
+}
