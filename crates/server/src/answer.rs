@@ -1,0 +1,98 @@
+//! Authoritative answers: a mapping [`Lookup`] becomes DNS records.
+
+use hickory_proto::ProtoError;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
+use hickory_proto::rr::{Name, RData, Record};
+use privatelink_mapping::mapping::NS_TTL;
+use privatelink_mapping::{DomainName, Lookup, Zone};
+
+use crate::reply::{Outcome, Reply};
+
+/// A zone's SOA and NS records, built once per mapping load.
+#[derive(Debug, Clone)]
+pub(crate) struct ZoneRecords {
+    /// The SOA as an answer (TTL 3600, Azure's).
+    soa: Record,
+    /// The SOA in the authority section of NXDOMAIN/NODATA: TTL = the SOA
+    /// minimum (RFC 2308 §3), which is how long resolvers cache the negative answer.
+    negative_soa: Record,
+    ns: Record,
+}
+
+pub(crate) fn to_name(name: &DomainName) -> Result<Name, ProtoError> {
+    Name::from_ascii(format!("{name}."))
+}
+
+impl ZoneRecords {
+    pub(crate) fn new(zone: &Zone) -> Result<Self, ProtoError> {
+        let apex = to_name(&zone.apex)?;
+        let soa = &zone.soa;
+        let soa_data = RData::SOA(SOA::new(
+            to_name(&soa.mname)?,
+            to_name(&soa.rname)?,
+            soa.serial,
+            clamp_i32(soa.refresh),
+            clamp_i32(soa.retry),
+            clamp_i32(soa.expire),
+            soa.minimum,
+        ));
+        Ok(Self {
+            soa: Record::from_rdata(apex.clone(), soa.ttl, soa_data.clone()),
+            negative_soa: Record::from_rdata(apex.clone(), soa.negative_ttl(), soa_data),
+            ns: Record::from_rdata(apex, NS_TTL, RData::NS(NS(to_name(&zone.nameserver)?))),
+        })
+    }
+}
+
+fn clamp_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// The response for an authoritative lookup. `owner` is the query name as
+/// the client wrote it, so the answer matches its question byte for byte.
+/// `Fallback` and `NotServed` are forwarded by the caller, never passed here.
+pub(crate) fn authoritative(lookup: &Lookup<'_>, owner: &Name, zone: &ZoneRecords) -> Reply {
+    match lookup {
+        Lookup::Answer {
+            zone: served,
+            records,
+        } => {
+            let ttl = served.ttl;
+            let mut answers = Vec::with_capacity(records.v4.len() + records.v6.len() + 2);
+            answers.extend(
+                records
+                    .v4
+                    .iter()
+                    .map(|ip| Record::from_rdata(owner.clone(), ttl, RData::A(A(*ip)))),
+            );
+            answers.extend(
+                records
+                    .v6
+                    .iter()
+                    .map(|ip| Record::from_rdata(owner.clone(), ttl, RData::AAAA(AAAA(*ip)))),
+            );
+            if records.soa {
+                answers.push(zone.soa.clone());
+            }
+            if records.ns {
+                answers.push(zone.ns.clone());
+            }
+            Reply::authoritative(Outcome::Mapped, ResponseCode::NoError, answers, Vec::new())
+        }
+        Lookup::NoData { .. } => Reply::authoritative(
+            Outcome::NoData,
+            ResponseCode::NoError,
+            Vec::new(),
+            vec![zone.negative_soa.clone()],
+        ),
+        Lookup::NxDomain { .. } | Lookup::Fallback { .. } | Lookup::NotServed => {
+            Reply::authoritative(
+                Outcome::NxDomain,
+                ResponseCode::NXDomain,
+                Vec::new(),
+                vec![zone.negative_soa.clone()],
+            )
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! One question to one upstream: UDP first, TCP when the answer is truncated.
+//!
+//! An answer is accepted only when it comes from the upstream's address (a
+//! connected socket), carries our random id, is a response, and repeats our
+//! question; anything else is ignored as spoofed or stale, and the wait goes
+//! on until the attempt's deadline.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::{Instant, timeout_at};
+
+use crate::edns::MAX_UDP_PAYLOAD;
+
+/// Why an attempt produced no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("no answer before the deadline")]
+    Timeout,
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("cannot encode the query: {0}")]
+    Encode(String),
+    #[error("the TCP answer does not match the query ({0})")]
+    Mismatch(&'static str),
+    #[error("the TCP answer is not a DNS message: {0}")]
+    Malformed(String),
+}
+
+/// The query sent upstream, encoded once per attempt with a fresh id.
+#[derive(Debug)]
+pub(crate) struct UpstreamQuery {
+    id: u16,
+    question: Query,
+    wire: Vec<u8>,
+}
+
+impl UpstreamQuery {
+    /// A recursive query for `question`, with EDNS (our payload size, the
+    /// client's DO) and the client's CD bit.
+    pub(crate) fn new(
+        question: &Query,
+        dnssec_ok: bool,
+        checking_disabled: bool,
+    ) -> Result<Self, ExchangeError> {
+        let id = rand::random::<u16>();
+        let mut message = Message::query();
+        message.metadata.id = id;
+        message.metadata.recursion_desired = true;
+        message.metadata.checking_disabled = checking_disabled;
+        message.add_query(question.clone());
+        let mut edns = Edns::new();
+        edns.set_max_payload(MAX_UDP_PAYLOAD);
+        edns.set_dnssec_ok(dnssec_ok);
+        message.set_edns(edns);
+        let wire = message
+            .to_vec()
+            .map_err(|e| ExchangeError::Encode(e.to_string()))?;
+        Ok(Self {
+            id,
+            question: question.clone(),
+            wire,
+        })
+    }
+
+    /// Why `message` is not the answer to this query, if it is not.
+    fn mismatch(&self, message: &Message) -> Option<&'static str> {
+        if message.metadata.id != self.id {
+            return Some("wrong id");
+        }
+        if message.metadata.message_type != MessageType::Response
+            || message.metadata.op_code != OpCode::Query
+        {
+            return Some("not a query response");
+        }
+        match message.queries.as_slice() {
+            [q] if q.name() == self.question.name()
+                && q.query_type() == self.question.query_type()
+                && q.query_class() == self.question.query_class() =>
+            {
+                None
+            }
+            _ => Some("wrong question"),
+        }
+    }
+}
+
+/// Asks `upstream`, over UDP and then TCP if the UDP answer is truncated,
+/// until `deadline`.
+pub(crate) async fn exchange(
+    upstream: SocketAddr,
+    query: &UpstreamQuery,
+    deadline: Instant,
+) -> Result<Message, ExchangeError> {
+    let answer = timeout_at(deadline, udp(upstream, query))
+        .await
+        .map_err(|_| ExchangeError::Timeout)??;
+    if !answer.metadata.truncation {
+        return Ok(answer);
+    }
+    timeout_at(deadline, tcp(upstream, query))
+        .await
+        .map_err(|_| ExchangeError::Timeout)?
+}
+
+async fn udp(upstream: SocketAddr, query: &UpstreamQuery) -> Result<Message, ExchangeError> {
+    let local = match upstream.ip() {
+        IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        IpAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+    };
+    // A fresh socket per query: a random source port, and the connected
+    // socket only delivers datagrams from the upstream's address.
+    let socket = UdpSocket::bind(local).await?;
+    socket.connect(upstream).await?;
+    socket.send(&query.wire).await?;
+    let mut buffer = vec![0u8; 4096];
+    loop {
+        let len = match socket.recv(&mut buffer).await {
+            Ok(len) => len,
+            // An ICMP port unreachable from an earlier datagram: nobody listens.
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                return Err(error.into());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let Ok(message) = Message::from_vec(&buffer[..len]) else {
+            tracing::debug!(%upstream, len, "ignoring an undecodable datagram from the upstream");
+            continue;
+        };
+        match query.mismatch(&message) {
+            None => return Ok(message),
+            Some(reason) => {
+                tracing::debug!(%upstream, reason, "ignoring a datagram that does not answer our query");
+            }
+        }
+    }
+}
+
+async fn tcp(upstream: SocketAddr, query: &UpstreamQuery) -> Result<Message, ExchangeError> {
+    let mut stream = TcpStream::connect(upstream).await?;
+    let len = u16::try_from(query.wire.len())
+        .map_err(|_| ExchangeError::Encode("query too long".into()))?;
+    let mut framed = Vec::with_capacity(query.wire.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(&query.wire);
+    stream.write_all(&framed).await?;
+    let mut length = [0u8; 2];
+    stream.read_exact(&mut length).await?;
+    let mut buffer = vec![0u8; usize::from(u16::from_be_bytes(length))];
+    stream.read_exact(&mut buffer).await?;
+    let message =
+        Message::from_vec(&buffer).map_err(|e| ExchangeError::Malformed(e.to_string()))?;
+    match query.mismatch(&message) {
+        None => Ok(message),
+        Some(reason) => Err(ExchangeError::Mismatch(reason)),
+    }
+}

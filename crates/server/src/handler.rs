@@ -1,0 +1,192 @@
+//! The request handler: the one place where the DNS protocol meets the
+//! mapping. hickory-server decodes each request (FORMERR for undecodable
+//! ones, responses dropped) and hands it here.
+
+use std::sync::Arc;
+
+use hickory_proto::op::{OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use privatelink_mapping::{Lookup, QueryType};
+use tracing::{debug, warn};
+
+use crate::answer;
+use crate::edns::ClientEdns;
+use crate::forward::{ForwardFlags, Forwarder};
+use crate::reply::{self, Outcome, Reply};
+use crate::store::{MappingStore, Snapshot};
+
+/// Answers DNS requests from the current mapping snapshot, forwarding the rest.
+#[derive(Debug)]
+pub struct Handler {
+    store: Arc<MappingStore>,
+    forwarder: Forwarder,
+}
+
+impl Handler {
+    pub fn new(store: Arc<MappingStore>, forwarder: Forwarder) -> Self {
+        Self { store, forwarder }
+    }
+
+    /// Decides the reply to one request, using one snapshot throughout.
+    async fn resolve(&self, request: &Request, snapshot: &Snapshot, client: &ClientEdns) -> Reply {
+        if !snapshot.allow.allows(request.src().ip()) {
+            debug!(client = %request.src(), "refusing a client outside the allow-list");
+            return Reply::error(Outcome::Refused, ResponseCode::Refused);
+        }
+        if request.metadata.op_code != OpCode::Query {
+            return Reply::error(Outcome::NotImp, ResponseCode::NotImp);
+        }
+        if client.bad_version {
+            return Reply::error(Outcome::BadVers, ResponseCode::BADVERS);
+        }
+        let [query] = request.queries.queries() else {
+            return Reply::error(Outcome::FormErr, ResponseCode::FormErr);
+        };
+        if query.query_class() != DNSClass::IN {
+            return Reply::error(Outcome::Refused, ResponseCode::Refused);
+        }
+        let qtype = match query.query_type() {
+            RecordType::A => QueryType::A,
+            RecordType::AAAA => QueryType::Aaaa,
+            RecordType::SOA => QueryType::Soa,
+            RecordType::NS => QueryType::Ns,
+            RecordType::ANY => QueryType::Any,
+            // Zone transfers are not offered (yet): refuse rather than forward.
+            RecordType::AXFR | RecordType::IXFR => {
+                return Reply::error(Outcome::Refused, ResponseCode::Refused);
+            }
+            RecordType::OPT => return Reply::error(Outcome::FormErr, ResponseCode::FormErr),
+            _ => QueryType::Other,
+        };
+
+        let key = lookup_key(query.name());
+        let lookup = snapshot.mapping.lookup(&key, qtype);
+        match lookup {
+            Lookup::NotServed | Lookup::Fallback { .. } => {
+                self.forward(request, snapshot, client, &key).await
+            }
+            Lookup::Answer { zone, .. }
+            | Lookup::NoData { zone, .. }
+            | Lookup::NxDomain { zone } => match snapshot.zone_records(zone) {
+                Some(records) => answer::authoritative(&lookup, query.original().name(), records),
+                None => {
+                    warn!(zone = %zone.apex, "a served zone has no prepared records");
+                    Reply::error(Outcome::ServFail, ResponseCode::ServFail)
+                }
+            },
+        }
+    }
+
+    async fn forward(
+        &self,
+        request: &Request,
+        snapshot: &Snapshot,
+        client: &ClientEdns,
+        key: &str,
+    ) -> Reply {
+        let Some(query) = request.queries.queries().first() else {
+            return Reply::error(Outcome::FormErr, ResponseCode::FormErr);
+        };
+        let route = snapshot.forward.route(key);
+        if route.upstreams.is_empty() {
+            // Offline mode: nothing to ask.
+            return Reply::error(Outcome::ServFail, ResponseCode::ServFail);
+        }
+        let flags = ForwardFlags {
+            dnssec_ok: client.dnssec_ok,
+            checking_disabled: request.metadata.checking_disabled,
+        };
+        match self
+            .forwarder
+            .forward(
+                route.upstreams,
+                query.original(),
+                flags,
+                snapshot.forward.timeout,
+            )
+            .await
+        {
+            Ok(answer) => {
+                Reply::relayed(answer, client.dnssec_ok || request.metadata.authentic_data)
+            }
+            Err(error) => {
+                debug!(name = key, %error, "forwarding failed");
+                Reply::error(Outcome::ServFail, ResponseCode::ServFail)
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        response_handle: R,
+    ) -> ResponseInfo {
+        let snapshot = self.store.snapshot();
+        let client = ClientEdns::negotiate(request.edns.as_ref());
+        let reply = self.resolve(request, &snapshot, &client).await;
+        debug!(
+            client = %request.src(),
+            protocol = %request.protocol(),
+            outcome = reply.outcome.as_str(),
+            rcode = %reply.rcode,
+            generation = snapshot.generation,
+            "answered"
+        );
+        reply::send(request, reply, &client, response_handle).await
+    }
+}
+
+/// The mapping's key for a query name: lower case, dotted, no trailing dot.
+/// A byte that no mapped name can contain becomes `?`, so such a name can
+/// still fall inside a served zone (NXDOMAIN) but never match a mapped name,
+/// and an escaped dot inside a label never splits it.
+pub(crate) fn lookup_key(name: &Name) -> String {
+    let mut key = String::with_capacity(name.len());
+    for (i, label) in name.iter().enumerate() {
+        if i > 0 {
+            key.push('.');
+        }
+        key.extend(label.iter().map(|&byte| {
+            let byte = byte.to_ascii_lowercase();
+            if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+                char::from(byte)
+            } else {
+                '?'
+            }
+        }));
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_keys_are_lower_case_without_the_root() {
+        let name = Name::from_ascii("Acct01.PrivateLink.Blob.Core.Windows.Net.").unwrap();
+        assert_eq!(
+            lookup_key(&name),
+            "acct01.privatelink.blob.core.windows.net"
+        );
+        assert_eq!(lookup_key(&Name::root()), "");
+    }
+
+    #[test]
+    fn odd_bytes_cannot_forge_a_label_boundary() {
+        let name = Name::from_labels(vec![
+            &b"acct.privatelink"[..],
+            b"blob",
+            b"core",
+            b"windows",
+            b"net",
+        ])
+        .unwrap();
+        assert_eq!(lookup_key(&name), "acct?privatelink.blob.core.windows.net");
+    }
+}

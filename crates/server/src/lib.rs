@@ -1,0 +1,36 @@
+//! The privatelink-dns server: DNS over UDP and TCP in front of a mapping.
+//!
+//! ```text
+//!  UDP/TCP ─▶ hickory-server (decode; FORMERR; drop responses)
+//!               │
+//!               ▼
+//!           Handler::handle_request ── one Snapshot from the MappingStore
+//!               │  allow-list ─▶ REFUSED
+//!               │  opcode / EDNS version / question count / class checks
+//!               ▼
+//!           Mapping::lookup(name, type)
+//!               ├─ Answer / NoData / NxDomain ─▶ answer.rs (AA, SOA in authority)
+//!               └─ NotServed / zone fallback ─▶ Forwarder (route, upstreams, UDP→TCP)
+//!               ▼
+//!           reply::send (header flags, OPT, TC when too large for UDP)
+//! ```
+//!
+//! - [`store`]: the swappable snapshot every query reads.
+//! - [`handler`]: the `RequestHandler`.
+//! - [`forward`]: upstream exchange and failover.
+//! - [`listen`]: sockets and the hickory-server loops.
+
+pub mod access;
+mod answer;
+pub mod edns;
+pub mod forward;
+pub mod handler;
+pub mod listen;
+pub mod reply;
+pub mod store;
+
+pub use access::AllowList;
+pub use forward::Forwarder;
+pub use handler::Handler;
+pub use reply::Outcome;
+pub use store::{MappingStore, Snapshot};
