@@ -1,0 +1,71 @@
+//! Command-line arguments.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// DNS server for Azure Private Link zones.
+///
+/// Answers privatelink names (Backup, Storage, Key Vault, …) from a mapping
+/// file with Azure-shaped answers, and forwards every other name.
+#[derive(Debug, Parser)]
+#[command(name = "privatelink-dns", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+
+    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
+    #[arg(long, global = true, default_value = "info")]
+    pub(crate) log_level: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the DNS server.
+    Serve {
+        /// The mapping and settings file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Address to serve UDP and TCP on; repeat for several. Replaces `server.listen`.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Vec<SocketAddr>,
+    },
+    /// Validate a mapping file and explain every problem.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print every record the file would serve.
+    Records {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = RecordsFormat::Table)]
+        format: RecordsFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RecordsFormat {
+    /// Aligned columns, one zone after another.
+    Table,
+    /// An array of {zone, name, type, ttl, value}.
+    Json,
+    /// One BIND zone file per zone.
+    Zone,
+    /// A hosts file.
+    Hosts,
+}

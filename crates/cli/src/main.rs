@@ -1,0 +1,53 @@
+//! `privatelink-dns`: the command line. Each subcommand lives in its own
+//! module; this file sets up logging and maps outcomes to exit codes
+//! (0 success, 1 invalid input, 2 usage or I/O error).
+
+mod args;
+mod check;
+mod records;
+mod serve;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use args::{Cli, Command, LogFormat};
+
+/// Exit code for a valid run.
+const EXIT_OK: u8 = 0;
+/// Exit code for invalid input (a mapping file with errors).
+const EXIT_INVALID: u8 = 1;
+/// Exit code for usage and I/O errors.
+const EXIT_IO: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, &cli.log_level);
+    let code = match cli.command {
+        Command::Serve { config, listen } => serve::run(&config, listen),
+        Command::Check { config, strict } => check::run(&config, strict),
+        Command::Records { config, format } => records::run(&config, format),
+    };
+    ExitCode::from(code)
+}
+
+/// Logs go to stderr; stdout is for command output (`check`, `records`).
+/// hickory-server logs two lines per request at info; it is held to warn
+/// unless RUST_LOG asks otherwise.
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{level},hickory_server=warn,hickory_proto=warn,hickory_net=warn"
+        ))
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}

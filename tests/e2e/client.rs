@@ -1,0 +1,167 @@
+//! A small blocking DNS client over UDP and TCP, and assertions on answers.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+static NEXT_ID: AtomicU16 = AtomicU16::new(4242);
+
+/// A recursive query with EDNS (payload 1232).
+pub fn query(name: &str, rtype: RecordType) -> Message {
+    let mut message = query_no_edns(name, rtype);
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    message.set_edns(edns);
+    message
+}
+
+/// A recursive query without an OPT record.
+pub fn query_no_edns(name: &str, rtype: RecordType) -> Message {
+    let mut message = Message::new(
+        NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        MessageType::Query,
+        OpCode::Query,
+    );
+    message.metadata.recursion_desired = true;
+    message.add_query(Query::query(Name::from_ascii(name).expect("name"), rtype));
+    message
+}
+
+/// Sends raw bytes over UDP; the reply, if any arrives within `timeout`.
+pub fn udp_bytes(server: SocketAddr, bytes: &[u8], timeout: Duration) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.set_read_timeout(Some(timeout)).expect("timeout");
+    socket.send_to(bytes, server).expect("send");
+    let mut buffer = vec![0u8; 65535];
+    match socket.recv_from(&mut buffer) {
+        Ok((len, _)) => Some(buffer[..len].to_vec()),
+        Err(_) => None,
+    }
+}
+
+/// Asks over UDP and returns the decoded response.
+pub fn udp(server: SocketAddr, message: &Message) -> Message {
+    let bytes =
+        udp_bytes(server, &message.to_vec().expect("encode"), TIMEOUT).expect("no UDP answer");
+    let response = Message::from_vec(&bytes).expect("decode");
+    assert_eq!(response.metadata.id, message.metadata.id, "response id");
+    response
+}
+
+/// Asks over UDP like a stub resolver: up to five tries, two seconds
+/// apart. For checks right after a flood, when the server's socket buffer
+/// may have dropped a datagram.
+pub fn udp_retrying(server: SocketAddr, message: &Message) -> Message {
+    let wire = message.to_vec().expect("encode");
+    for _ in 0..5 {
+        if let Some(bytes) = udp_bytes(server, &wire, Duration::from_secs(2)) {
+            let response = Message::from_vec(&bytes).expect("decode");
+            assert_eq!(response.metadata.id, message.metadata.id, "response id");
+            return response;
+        }
+    }
+    panic!("no UDP answer after five tries");
+}
+
+/// The size of the UDP response in bytes, with the response.
+pub fn udp_sized(server: SocketAddr, message: &Message) -> (usize, Message) {
+    let bytes =
+        udp_bytes(server, &message.to_vec().expect("encode"), TIMEOUT).expect("no UDP answer");
+    (bytes.len(), Message::from_vec(&bytes).expect("decode"))
+}
+
+/// Asks several questions on one TCP connection, all written before any
+/// answer is read (pipelining), and returns the answers in arrival order.
+pub fn tcp_many(server: SocketAddr, messages: &[Message]) -> Vec<Message> {
+    let mut stream = TcpStream::connect(server).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut out = Vec::new();
+    for message in messages {
+        let wire = message.to_vec().expect("encode");
+        out.extend_from_slice(&u16::try_from(wire.len()).expect("len").to_be_bytes());
+        out.extend_from_slice(&wire);
+    }
+    stream.write_all(&out).expect("write");
+    (0..messages.len())
+        .map(|_| {
+            let mut len = [0u8; 2];
+            stream.read_exact(&mut len).expect("read length");
+            let mut buffer = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            stream.read_exact(&mut buffer).expect("read message");
+            Message::from_vec(&buffer).expect("decode")
+        })
+        .collect()
+}
+
+/// Asks over TCP.
+pub fn tcp(server: SocketAddr, message: &Message) -> Message {
+    let response = tcp_many(server, std::slice::from_ref(message)).remove(0);
+    assert_eq!(response.metadata.id, message.metadata.id, "response id");
+    response
+}
+
+/// The IPv4 addresses in the answer section, in order.
+pub fn a_records(message: &Message) -> Vec<String> {
+    message
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks the header of an authoritative answer.
+#[track_caller]
+pub fn assert_authoritative(response: &Message, rcode: ResponseCode) {
+    assert_eq!(response.metadata.response_code, rcode, "rcode; {response}");
+    assert!(
+        response.metadata.authoritative,
+        "AA must be set; {response}"
+    );
+    assert!(response.metadata.recursion_available, "RA");
+    assert!(response.metadata.recursion_desired, "RD echoed");
+    assert!(!response.metadata.truncation, "TC");
+    assert_eq!(response.metadata.message_type, MessageType::Response);
+}
+
+/// Checks that the authority section is exactly Azure's SOA for `apex`,
+/// with the negative-caching TTL (10).
+#[track_caller]
+pub fn assert_negative_soa(response: &Message, apex: &str) {
+    assert_eq!(
+        response.authorities.len(),
+        1,
+        "authority section; {response}"
+    );
+    let soa = &response.authorities[0];
+    assert_soa(soa, apex, 10);
+}
+
+/// Checks one SOA record against Azure's values.
+#[track_caller]
+pub fn assert_soa(record: &Record, apex: &str, ttl: u32) {
+    assert_eq!(
+        record.name,
+        Name::from_ascii(apex).expect("apex"),
+        "SOA owner"
+    );
+    assert_eq!(record.ttl, ttl, "SOA TTL");
+    let RData::SOA(soa) = &record.data else {
+        panic!("not an SOA: {record}");
+    };
+    assert_eq!(soa.mname.to_ascii(), "azureprivatedns.net.");
+    assert_eq!(soa.rname.to_ascii(), "azureprivatedns-host.microsoft.com.");
+    assert_eq!(soa.serial, 1);
+    assert_eq!(soa.refresh, 3600);
+    assert_eq!(soa.retry, 300);
+    assert_eq!(soa.expire, 2_419_200);
+    assert_eq!(soa.minimum, 10);
+}

@@ -1,0 +1,191 @@
+//! `TestServer`: the real `privatelink-dns` binary on a loopback port chosen
+//! by the system, started on a config the test writes, ready once it has
+//! printed its `listening` lines, killed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to print its listening lines.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_privatelink-dns")
+}
+
+/// A running server and the log lines it has written so far.
+pub struct TestServer {
+    child: Child,
+    pub addr: SocketAddr,
+    pub config_path: PathBuf,
+    log: Arc<Mutex<Vec<String>>>,
+    lines: Receiver<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Writes `config` to a temporary file and serves it on 127.0.0.1, port 0.
+    pub fn start(config: &str) -> Self {
+        Self::start_with(config, &["--listen", "127.0.0.1:0"])
+    }
+
+    pub fn start_with(config: &str, extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config_path = dir.path().join("privatelink-dns.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .args(extra_args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn privatelink-dns");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (sender, lines) = mpsc::channel();
+        let shared = log.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                shared.lock().expect("log lock").push(line.clone());
+                let _ = sender.send(line);
+            }
+        });
+        let mut server = Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            config_path,
+            log,
+            lines,
+            _dir: dir,
+        };
+        server.addr = server.wait_until_listening();
+        server
+    }
+
+    /// Waits for both `listening` lines and returns their (common) address.
+    fn wait_until_listening(&mut self) -> SocketAddr {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let (mut udp, mut tcp) = (None, None);
+        while udp.is_none() || tcp.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                panic!("server did not start; log:\n{}", self.log().join("\n"));
+            };
+            if !line.contains("listening") {
+                continue;
+            }
+            let address = field(&line, "address").and_then(|a| a.parse::<SocketAddr>().ok());
+            match field(&line, "transport") {
+                Some("udp") => udp = address,
+                Some("tcp") => tcp = address,
+                _ => {}
+            }
+        }
+        assert_eq!(udp, tcp, "UDP and TCP must share the address");
+        udp.expect("udp address")
+    }
+
+    /// Every log line so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// Waits until a log line contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.lines.recv_timeout(left).is_err() {
+                panic!(
+                    "no log line with {needle:?}; log:\n{}",
+                    self.log().join("\n")
+                );
+            }
+        }
+    }
+
+    pub fn config(&self) -> &Path {
+        &self.config_path
+    }
+
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).expect("pid")
+    }
+
+    /// Sends a signal (by number) to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// True while the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of `key=value` in a log line.
+fn field<'l>(line: &'l str, key: &str) -> Option<&'l str> {
+    let start = line.find(&format!("{key}="))? + key.len() + 1;
+    line[start..]
+        .split_whitespace()
+        .next()
+        .map(|v| v.trim_matches('"'))
+}
+
+/// Runs the binary to completion; returns (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(binary())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run privatelink-dns");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Writes `text` to a file in a new temporary directory.
+pub fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write");
+    (dir, path)
+}

@@ -1,0 +1,76 @@
+//! End-to-end tests: the real `privatelink-dns` binary on loopback, asked
+//! over real UDP and TCP sockets, with fake upstreams written here. Nothing
+//! leaves the machine: every config names its loopback upstreams (or none).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
+/// A blocking DNS client and assertions on answers.
+mod client;
+/// A loopback upstream that answers, hangs, lies or truncates.
+mod fake_upstream;
+/// Starting the binary and waiting for its `listening` lines.
+mod harness;
+
+/// `check`, `records`, `serve` exit codes and signals.
+mod cli;
+/// The shipped example configuration.
+mod example;
+/// Forwarding: relay, rules, failover, spoofed answers, TCP retry, offline mode.
+mod forward;
+/// Malformed packets never crash the server.
+mod malformed;
+/// Authoritative answers for served zones (design §2, first rows).
+mod mapped;
+/// UDP and TCP, EDNS, truncation, header checks, allow-list.
+mod protocol;
+
+use std::net::SocketAddr;
+
+/// A mapping used by most tests: one vault, storage accounts, records, a
+/// zone that falls back to forwarding, and the given upstreams.
+pub fn base_config(upstreams: &[SocketAddr]) -> String {
+    let upstreams = upstreams
+        .iter()
+        .map(|u| format!("\"{u}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"
+[server]
+hostname = "ns1.test.internal"
+
+[forward]
+upstreams = [{upstreams}]
+timeout_ms = 2000
+
+[[zone]]
+name = "privatelink.vaultcore.azure.net"
+fallback = "forward"
+
+[[vault]]
+name = "rsv-test"
+id = "1132794570626989392"
+geo = "we"
+[vault.backup]
+fab1 = "10.10.0.4"
+rec2 = "10.10.0.5"
+
+[[vault.storage]]
+account = "weacct01pod01ecs114"
+role = "ecs"
+blob = "10.10.0.12"
+queue = "10.10.0.13"
+
+[records]
+"multi.privatelink.blob.core.windows.net" = ["10.10.0.30", "10.10.0.31"]
+"app.deep.privatelink.blob.core.windows.net" = "10.10.0.32"
+"kv1.privatelink.vaultcore.azure.net" = "10.10.0.40"
+"#
+    )
+}
+
+pub const FAB1: &str = "1132794570626989392-ab-pod01-fab1.privatelink.we.backup.windowsazure.com.";

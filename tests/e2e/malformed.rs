@@ -1,0 +1,123 @@
+//! Malformed packets get FORMERR or are dropped, and the server keeps
+//! answering (design §2, last rows).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::RecordType;
+
+use crate::client::{self, a_records};
+use crate::fake_upstream::{FakeUpstream, Table};
+use crate::harness::TestServer;
+use crate::{FAB1, base_config};
+
+/// A deterministic xorshift generator, so that failures can be replayed.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next().to_le_bytes()[0]).collect()
+    }
+}
+
+#[track_caller]
+fn still_answers(server: &TestServer) {
+    let response = client::udp_retrying(server.addr, &client::query(FAB1, RecordType::A));
+    assert_eq!(a_records(&response), ["10.10.0.4"]);
+}
+
+#[test]
+fn short_packets_and_responses_are_dropped() {
+    let upstream = FakeUpstream::answering(Table::new());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let wait = Duration::from_millis(300);
+    // Shorter than a header: nothing to answer to.
+    assert_eq!(client::udp_bytes(server.addr, b"\x12\x34\x01", wait), None);
+    // A response (QR=1) is never answered: no reflection loops.
+    let mut response = client::query(FAB1, RecordType::A);
+    response.metadata.message_type = MessageType::Response;
+    assert_eq!(
+        client::udp_bytes(server.addr, &response.to_vec().unwrap(), wait),
+        None
+    );
+    still_answers(&server);
+}
+
+#[test]
+fn a_readable_header_with_a_broken_body_gets_formerr() {
+    let upstream = FakeUpstream::answering(Table::new());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let wire = client::query(FAB1, RecordType::A).to_vec().unwrap();
+    // Cut inside the question name.
+    let cut = &wire[..20];
+    let reply =
+        client::udp_bytes(server.addr, cut, Duration::from_secs(5)).expect("FORMERR expected");
+    let reply = Message::from_vec(&reply).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+    assert_eq!(reply.metadata.id, u16::from_be_bytes([wire[0], wire[1]]));
+    // A compression pointer that points at itself.
+    let mut looped = wire[..12].to_vec();
+    looped[5] = 1; // QDCOUNT = 1
+    looped.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1]);
+    let reply =
+        client::udp_bytes(server.addr, &looped, Duration::from_secs(5)).expect("FORMERR expected");
+    assert_eq!(
+        Message::from_vec(&reply).unwrap().metadata.response_code,
+        ResponseCode::FormErr
+    );
+    still_answers(&server);
+}
+
+#[test]
+fn random_and_mutated_packets_leave_the_server_answering() {
+    let upstream = FakeUpstream::answering(Table::new());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
+    let valid = client::query(FAB1, RecordType::A).to_vec().unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Bounded: 2,000 packets, fire and forget, then a real query.
+    for i in 0..2000 {
+        let packet = if i % 2 == 0 {
+            let len = usize::try_from(noise.next() % 600).unwrap();
+            noise.bytes(len)
+        } else {
+            let mut mutated = valid.clone();
+            for _ in 0..(1 + noise.next() % 4) {
+                let at = usize::try_from(noise.next()).unwrap() % mutated.len();
+                mutated[at] = noise.next().to_le_bytes()[0];
+            }
+            // Keep it a query so that most reach the handler.
+            mutated[2] &= 0x7f;
+            mutated
+        };
+        socket.send_to(&packet, server.addr).unwrap();
+    }
+    still_answers(&server);
+
+    // The same over TCP: frames of noise, then a good query on a new connection.
+    for _ in 0..50 {
+        let Ok(mut stream) = TcpStream::connect(server.addr) else {
+            continue;
+        };
+        let len = usize::try_from(noise.next() % 300).unwrap();
+        let mut frame = u16::try_from(len).unwrap().to_be_bytes().to_vec();
+        frame.extend(noise.bytes(len));
+        let _ = stream.write_all(&frame);
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut sink = [0u8; 512];
+        let _ = stream.read(&mut sink);
+    }
+    let response = client::tcp(server.addr, &client::query(FAB1, RecordType::A));
+    assert_eq!(a_records(&response), ["10.10.0.4"]);
+}
