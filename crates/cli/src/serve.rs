@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use privatelink_mapping::{LoadError, Loaded, load_file};
+use privatelink_mapping::{Diagnostic, LoadError, Loaded, load_file};
 use privatelink_server::listen::{self, Bound};
 use privatelink_server::{Forwarder, Handler, MappingStore, Snapshot};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -35,7 +35,7 @@ fn load(config: &Path) -> Result<Loaded, u8> {
     match load_file(config) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
-                warn!(%warning, "mapping file");
+                log_diagnostic(warning);
             }
             Ok(loaded)
         }
@@ -44,15 +44,26 @@ fn load(config: &Path) -> Result<Loaded, u8> {
             Err(EXIT_IO)
         }
         Err(LoadError::Invalid { diagnostics, .. }) => {
-            for diagnostic in diagnostics {
-                if diagnostic.is_error() {
-                    error!(%diagnostic, "mapping file");
-                } else {
-                    warn!(%diagnostic, "mapping file");
-                }
+            for diagnostic in &diagnostics {
+                log_diagnostic(diagnostic);
             }
             Err(EXIT_INVALID)
         }
+    }
+}
+
+/// One log event per problem: the rendered `FILE:LINE: field: message (hint)`
+/// for people, and file, line and field as fields for log pipelines.
+fn log_diagnostic(diagnostic: &Diagnostic) {
+    let (file, line, field) = (
+        &*diagnostic.file,
+        diagnostic.line,
+        diagnostic.field.as_str(),
+    );
+    if diagnostic.is_error() {
+        error!(file, line, field, "{diagnostic}");
+    } else {
+        warn!(file, line, field, "{diagnostic}");
     }
 }
 

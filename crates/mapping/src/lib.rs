@@ -63,13 +63,15 @@ pub enum LoadError {
 /// Parses and checks a mapping file's text; `file` names it in diagnostics.
 pub fn load_str(file: &str, text: &str) -> Result<Loaded, LoadError> {
     let (spec, mut report) = file::read(file, text);
-    if report.has_errors() {
-        // Syntax or type errors: the declarations are incomplete, so checks
-        // across entries would only add noise. Unless the errors are local
-        // (bad values), build anyway to report cross-entry problems too.
-        if report.diagnostics.iter().any(|d| d.field == "syntax") {
-            return Err(invalid(file, report));
-        }
+    // After a syntax error the declarations are incomplete, and checks
+    // across entries would only add noise. Bad values, on the other hand,
+    // leave the rest intact: build anyway, to report every problem at once.
+    if report
+        .diagnostics
+        .iter()
+        .any(|d| d.field == file::SYNTAX_FIELD)
+    {
+        return Err(invalid(file, report));
     }
     let mapping = build::build(&spec, &mut report);
     if report.has_errors() {

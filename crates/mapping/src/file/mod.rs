@@ -60,6 +60,12 @@ pub(crate) struct RecordDecl {
     pub(crate) origin: Origin,
 }
 
+/// The field named by syntax errors.
+pub(crate) const SYNTAX_FIELD: &str = "syntax";
+
+/// How names may be written, for hints.
+const NAME_HINT: &str = "names are labels of letters, digits, '-' and '_', separated by dots";
+
 const TOP_KEYS: &[&str] = &["server", "forward", "zones", "zone", "vault", "records"];
 const SERVER_KEYS: &[&str] = &["listen", "allow", "hostname", "watch", "http"];
 const FORWARD_KEYS: &[&str] = &["upstreams", "timeout_ms", "stale_max_s", "rule"];
@@ -96,7 +102,7 @@ pub(crate) fn read(file: &str, text: &str) -> (FileSpec, Report) {
                 seen_lines.push(line);
                 reader.report.error(
                     line,
-                    "syntax",
+                    SYNTAX_FIELD,
                     error.message().trim().to_owned(),
                     Some("the file is not valid TOML".into()),
                 );
@@ -522,7 +528,12 @@ fn read_records(
                     });
                 }
             }
-            Err(error) => reader.error(key.span(), &field, format!("invalid name: {error}"), None),
+            Err(error) => reader.error(
+                key.span(),
+                &field,
+                format!("invalid name: {error}"),
+                Some(NAME_HINT.into()),
+            ),
         }
     }
 }
@@ -556,7 +567,7 @@ fn domain_name(reader: &mut Reader<'_>, value: &Value<'_>, field: &str) -> Optio
                 value.span(),
                 field,
                 format!("invalid name \"{text}\": {error}"),
-                None,
+                Some(NAME_HINT.into()),
             );
             None
         }
