@@ -100,16 +100,22 @@ fn check_of_a_missing_file_is_an_io_error() {
     assert_eq!(usage, 2, "missing arguments are usage errors");
 }
 
-#[test]
-fn records_json_lists_every_record_with_soa_and_ns() {
+/// Runs `records --format FORMAT` on `base_config`.
+fn records_of_base_config(format: &str) -> (i32, String) {
     let (_dir, path) = temp_file("ok.toml", &base_config(&[]));
     let (code, stdout, _) = run(&[
         "records",
         "--config",
         &path.display().to_string(),
         "--format",
-        "json",
+        format,
     ]);
+    (code, stdout)
+}
+
+#[test]
+fn records_json_lists_every_record_with_soa_and_ns() {
+    let (code, stdout) = records_of_base_config("json");
     assert_eq!(code, 0);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
     // 4 zones × (SOA + NS) + 8 addresses.
@@ -138,14 +144,7 @@ fn records_json_lists_every_record_with_soa_and_ns() {
 
 #[test]
 fn records_zone_writes_one_zone_file_per_zone() {
-    let (_dir, path) = temp_file("ok.toml", &base_config(&[]));
-    let (code, stdout, _) = run(&[
-        "records",
-        "--config",
-        &path.display().to_string(),
-        "--format",
-        "zone",
-    ]);
+    let (code, stdout) = records_of_base_config("zone");
     assert_eq!(code, 0);
     let zones: Vec<&str> = stdout.split("\n\n").collect();
     assert_eq!(zones.len(), 4, "{stdout}");
@@ -196,15 +195,13 @@ fn records_zone_writes_one_zone_file_per_zone() {
 
 #[test]
 fn records_hosts_and_table() {
-    let (_dir, path) = temp_file("ok.toml", &base_config(&[]));
-    let file = path.display().to_string();
-    let (code, hosts, _) = run(&["records", "--config", &file, "--format", "hosts"]);
+    let (code, hosts) = records_of_base_config("hosts");
     assert_eq!(code, 0);
     assert!(hosts.contains(
         "10.10.0.4\t1132794570626989392-ab-pod01-fab1.privatelink.we.backup.windowsazure.com\n"
     ));
     assert_eq!(hosts.lines().filter(|l| !l.starts_with('#')).count(), 8);
-    let (code, table, _) = run(&["records", "--config", &file]);
+    let (code, table) = records_of_base_config("table");
     assert_eq!(code, 0);
     assert!(table.lines().next().unwrap().starts_with("NAME"));
     assert!(table.contains("vault rsv-test backup fab1"), "{table}");
