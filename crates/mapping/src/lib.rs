@@ -20,6 +20,7 @@
 pub mod azure;
 mod build;
 mod diagnostic;
+pub mod diff;
 mod file;
 pub mod lookup;
 pub mod mapping;
@@ -29,6 +30,7 @@ pub mod settings;
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use diff::MappingDiff;
 pub use lookup::{Lookup, QueryType, Records};
 pub use mapping::{MappedName, Mapping, Origin, Soa, StorageRole, Zone};
 pub use name::DomainName;
@@ -41,6 +43,9 @@ pub struct Loaded {
     pub mapping: Mapping,
     /// Warnings only; a file with errors does not load.
     pub warnings: Vec<Diagnostic>,
+    /// SHA-256 of the file's bytes, in hex: compare with `sha256sum FILE`
+    /// to see which version of a file a server is serving.
+    pub sha256: String,
 }
 
 /// Why a file did not load.
@@ -57,6 +62,8 @@ pub enum LoadError {
         file: String,
         /// Errors and warnings, in file order.
         diagnostics: Vec<Diagnostic>,
+        /// SHA-256 of the rejected content.
+        sha256: String,
     },
 }
 
@@ -71,24 +78,38 @@ pub fn load_str(file: &str, text: &str) -> Result<Loaded, LoadError> {
         .iter()
         .any(|d| d.field == file::SYNTAX_FIELD)
     {
-        return Err(invalid(file, report));
+        return Err(invalid(file, text, report));
     }
     let mapping = build::build(&spec, &mut report);
     if report.has_errors() {
-        return Err(invalid(file, report));
+        return Err(invalid(file, text, report));
     }
     Ok(Loaded {
         settings: spec.settings,
         mapping,
         warnings: report.into_sorted(),
+        sha256: sha256_hex(text.as_bytes()),
     })
 }
 
-fn invalid(file: &str, report: diagnostic::Report) -> LoadError {
+fn invalid(file: &str, text: &str, report: diagnostic::Report) -> LoadError {
     LoadError::Invalid {
         file: file.to_owned(),
         diagnostics: report.into_sorted(),
+        sha256: sha256_hex(text.as_bytes()),
     }
+}
+
+/// SHA-256 of `bytes` as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    use std::fmt::Write;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }
 
 /// Reads and checks a mapping file.

@@ -409,3 +409,12 @@ fn ipv6_upstreams_and_default_ports() {
     assert_eq!(ups[1].port(), 5300);
     assert_eq!(ups[2].port(), 53);
 }
+
+#[test]
+fn the_file_fingerprint_is_its_sha256() {
+    assert_eq!(
+        crate::sha256_hex(b""),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    assert_eq!(load("").sha256, crate::sha256_hex(b""));
+}

@@ -8,6 +8,8 @@
 //! starting with a free label would claim every name one level below
 //! `privatelink.{regionName}.azmk8s.io`; declare such zones with `[[zone]]`.
 
+use std::sync::LazyLock;
+
 use super::geo::{self, Cloud};
 use crate::name::DomainName;
 
@@ -191,34 +193,51 @@ fn match_label(pattern: &str, label: &str, cloud: Cloud) -> LabelMatch {
     }
 }
 
-/// Matches one candidate zone (as text) against one template.
-fn match_template(template: &ZoneTemplate, candidate: &str) -> ZoneMatch {
-    let pattern_labels = template.template.split('.');
-    let candidate_labels = candidate.split('.');
-    if pattern_labels.clone().count() != candidate_labels.clone().count() {
-        return ZoneMatch::None;
+/// A template with its labels.
+type SplitTemplate = (&'static ZoneTemplate, Vec<&'static str>);
+
+/// The templates split into labels once, grouped by label count: inference
+/// runs for every configured name, and a 100,000-name file must load fast.
+static BY_LABEL_COUNT: LazyLock<Vec<Vec<SplitTemplate>>> = LazyLock::new(|| {
+    let mut groups: Vec<Vec<SplitTemplate>> = Vec::new();
+    for template in AZURE_ZONES {
+        let labels: Vec<&'static str> = template.template.split('.').collect();
+        if groups.len() <= labels.len() {
+            groups.resize_with(labels.len() + 1, Vec::new);
+        }
+        groups[labels.len()].push((template, labels));
     }
+    groups
+});
+
+/// Matches the labels of one candidate zone against one template's labels
+/// (of the same count), comparing from the top-level domain down.
+fn match_template(
+    template: &'static ZoneTemplate,
+    pattern: &[&str],
+    candidate: &[&str],
+) -> ZoneMatch {
     let mut problem = None;
-    for (pattern, label) in pattern_labels.zip(candidate_labels) {
+    for (pattern, label) in pattern.iter().zip(candidate).rev() {
         match match_label(pattern, label, template.cloud) {
             LabelMatch::Yes => {}
             LabelMatch::No => return ZoneMatch::None,
             LabelMatch::BadGeo => {
                 problem = Some(ZoneMatch::UnknownGeo {
-                    code: label.to_owned(),
+                    code: (*label).to_owned(),
                     cloud: template.cloud,
                     template: template.template,
                 });
             }
             LabelMatch::BadRegion => {
                 problem = Some(ZoneMatch::UnknownRegion {
-                    region: label.to_owned(),
+                    region: (*label).to_owned(),
                     template: template.template,
                 });
             }
         }
     }
-    match (problem, DomainName::parse(candidate)) {
+    match (problem, DomainName::parse(&candidate.join("."))) {
         (Some(problem), _) => problem,
         (None, Ok(zone)) => ZoneMatch::Zone(zone),
         (None, Err(_)) => ZoneMatch::None,
@@ -231,10 +250,15 @@ fn match_template(template: &ZoneTemplate, candidate: &str) -> ZoneMatch {
 /// A name that would belong to a `{regionCode}` zone but carries an unknown
 /// geo code is reported as such, unless a valid zone contains it.
 pub fn azure_zone_for(name: &DomainName) -> ZoneMatch {
+    let labels: Vec<&str> = name.labels().collect();
     let mut problem = ZoneMatch::None;
-    for candidate in name.suffixes() {
-        for template in AZURE_ZONES {
-            match match_template(template, candidate) {
+    for start in 0..labels.len() {
+        let candidate = &labels[start..];
+        let Some(templates) = BY_LABEL_COUNT.get(candidate.len()) else {
+            continue;
+        };
+        for (template, pattern) in templates {
+            match match_template(template, pattern, candidate) {
                 found @ ZoneMatch::Zone(_) => return found,
                 ZoneMatch::None => {}
                 other => {
