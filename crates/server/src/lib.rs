@@ -19,6 +19,8 @@
 //! - [`handler`]: the `RequestHandler`.
 //! - [`forward`]: upstream exchange and failover.
 //! - [`listen`]: sockets and the hickory-server loops.
+//! - [`reload`]: validate, then swap, or keep the last good mapping.
+//! - [`watch`]: file and directory events, debounced, that trigger reloads.
 
 pub mod access;
 mod answer;
@@ -26,8 +28,10 @@ pub mod edns;
 pub mod forward;
 pub mod handler;
 pub mod listen;
+pub mod reload;
 pub mod reply;
 pub mod store;
+pub mod watch;
 
 pub use access::AllowList;
 pub use forward::Forwarder;

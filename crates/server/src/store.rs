@@ -24,6 +24,8 @@ pub struct Snapshot {
     /// Increases by one with every mapping put in service.
     pub generation: u64,
     pub loaded_at: SystemTime,
+    /// SHA-256 of the file this snapshot was loaded from.
+    pub sha256: String,
     /// SOA/NS records per zone, in the order of `mapping.zones()`.
     zone_records: Vec<ZoneRecords>,
 }
@@ -43,6 +45,7 @@ impl Snapshot {
             allow: AllowList::new(loaded.settings.server.allow),
             generation,
             loaded_at: SystemTime::now(),
+            sha256: loaded.sha256,
             zone_records,
         })
     }
@@ -78,5 +81,89 @@ impl MappingStore {
     /// Puts `snapshot` in service and returns the one it replaces.
     pub fn replace(&self, snapshot: Snapshot) -> Arc<Snapshot> {
         self.current.swap(Arc::new(snapshot))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread;
+
+    use privatelink_mapping::{Lookup, QueryType, load_str};
+
+    use super::*;
+
+    const NAMES: u8 = 50;
+
+    /// A mapping whose every name resolves to `10.<version>.0.<i>`.
+    fn snapshot(version: u8, generation: u64) -> Snapshot {
+        let records: String = (1..=NAMES)
+            .map(|i| {
+                format!("\"n{i}.privatelink.blob.core.windows.net\" = \"10.{version}.0.{i}\"\n")
+            })
+            .collect();
+        let loaded = load_str("t.toml", &format!("[records]\n{records}")).unwrap();
+        Snapshot::new(loaded, generation).unwrap()
+    }
+
+    /// The version every name of a snapshot resolves to; panics on a mix.
+    fn version_of(snapshot: &Snapshot) -> u8 {
+        let versions: Vec<u8> = (1..=NAMES)
+            .map(|i| {
+                let name = format!("n{i}.privatelink.blob.core.windows.net");
+                match snapshot.mapping.lookup(&name, QueryType::A) {
+                    Lookup::Answer { records, .. } => {
+                        assert_eq!(records.v4.len(), 1);
+                        let ip: Ipv4Addr = records.v4[0];
+                        assert_eq!(ip.octets()[3], i);
+                        ip.octets()[1]
+                    }
+                    other => panic!("{name}: {other:?}"),
+                }
+            })
+            .collect();
+        assert!(
+            versions.iter().all(|v| *v == versions[0]),
+            "torn snapshot: {versions:?}"
+        );
+        versions[0]
+    }
+
+    #[test]
+    fn concurrent_readers_never_see_a_torn_mapping() {
+        let store = Arc::new(MappingStore::new(snapshot(1, 1)));
+        let prepared: Vec<Snapshot> = (2..=201)
+            .map(|g| snapshot(if g % 2 == 0 { 2 } else { 1 }, g))
+            .collect();
+        let done = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, done) = (store.clone(), done.clone());
+                thread::spawn(move || {
+                    let mut reads = 0u64;
+                    let mut last_generation = 0;
+                    while !done.load(Ordering::Relaxed) || reads == 0 {
+                        let snap = store.snapshot();
+                        let version = version_of(&snap);
+                        // Odd generations hold version 1, even ones version 2.
+                        assert_eq!(u64::from(version), 2 - snap.generation % 2);
+                        assert!(snap.generation >= last_generation, "generations only grow");
+                        last_generation = snap.generation;
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        for next in prepared {
+            let generation = next.generation;
+            let old = store.replace(next);
+            assert_eq!(old.generation, generation - 1);
+        }
+        done.store(true, Ordering::Relaxed);
+        let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        assert!(reads >= 4);
+        assert_eq!(store.snapshot().generation, 201);
     }
 }

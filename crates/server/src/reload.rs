@@ -1,0 +1,275 @@
+//! Reloading the mapping file: load and check the whole file, then swap it
+//! in, or keep the last good mapping and say why.
+//!
+//! Both triggers (SIGHUP and the file watcher) end here. Reloads are
+//! serialised, run on a blocking thread (a 100,000-name file takes a while
+//! to parse), and never touch the request path beyond one pointer swap.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use privatelink_mapping::{Diagnostic, LoadError, Loaded, MappingDiff, load_file, sha256_hex};
+use tracing::{debug, error, info, warn};
+
+use crate::store::{MappingStore, Snapshot};
+
+/// What asked for a reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// SIGHUP: always reload, even an unchanged file.
+    Signal,
+    /// The file (or its directory) changed.
+    FileChange,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signal => "signal",
+            Self::FileChange => "file-change",
+        }
+    }
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// A new mapping is in service.
+    Applied { generation: u64, diff: MappingDiff },
+    /// The file has the content already served (or already rejected): nothing to do.
+    Unchanged,
+    /// The file could not be used; the last good mapping stays.
+    Rejected,
+}
+
+/// Settings fixed for the life of the process; a reload that changes them
+/// reports that a restart is needed and applies the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartupSettings {
+    /// `server.listen` as read at start-up, or `None` when `--listen` overrode it.
+    pub listen: Option<Vec<SocketAddr>>,
+    pub http: Option<SocketAddr>,
+    pub watch: bool,
+}
+
+/// Reloads one file into one store.
+#[derive(Debug)]
+pub struct Reloader {
+    path: PathBuf,
+    store: Arc<MappingStore>,
+    startup: StartupSettings,
+    failures: AtomicU64,
+    /// Serialises reloads; holds the hash of the last rejected content so
+    /// that unrelated directory events do not log the same errors again.
+    last_rejected: Mutex<Option<String>>,
+}
+
+impl Reloader {
+    pub fn new(path: PathBuf, store: Arc<MappingStore>, startup: StartupSettings) -> Self {
+        Self {
+            path,
+            store,
+            startup,
+            failures: AtomicU64::new(0),
+            last_rejected: Mutex::new(None),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reloads that were rejected since start-up.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Loads the file and swaps it in if it is valid.
+    pub fn reload(&self, trigger: Trigger) -> ReloadOutcome {
+        let started = Instant::now();
+        let mut last_rejected = match self.last_rejected.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let current = self.store.snapshot();
+
+        if trigger == Trigger::FileChange {
+            // Skip events that did not change the content (our own reads,
+            // unrelated files in the directory, identical rewrites).
+            if let Ok(bytes) = std::fs::read(&self.path) {
+                let hash = sha256_hex(&bytes);
+                if hash == current.sha256 || last_rejected.as_deref() == Some(hash.as_str()) {
+                    debug!(file = %self.path.display(), "file event without new content");
+                    return ReloadOutcome::Unchanged;
+                }
+            }
+        }
+
+        let loaded = match load_logged(&self.path) {
+            Ok(loaded) => loaded,
+            Err(failure) => {
+                let hash = match failure {
+                    LoadFailure::Unreadable => None,
+                    LoadFailure::Invalid { sha256 } => Some(sha256),
+                };
+                return self.reject(&mut last_rejected, hash, current.generation, trigger);
+            }
+        };
+        if loaded.mapping.is_empty() && !current.mapping.is_empty() {
+            warn!(
+                file = %self.path.display(),
+                served_names = current.mapping.name_count(),
+                "the new file maps no names (a truncated write?)"
+            );
+            return self.reject(
+                &mut last_rejected,
+                Some(loaded.sha256),
+                current.generation,
+                trigger,
+            );
+        }
+        self.report_restart_settings(&loaded);
+
+        let diff = current.mapping.diff(&loaded.mapping);
+        let generation = current.generation + 1;
+        let sha256 = loaded.sha256.clone();
+        let snapshot = match Snapshot::new(loaded, generation) {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                error!(%error, "cannot prepare the zones");
+                return self.reject(
+                    &mut last_rejected,
+                    Some(sha256),
+                    current.generation,
+                    trigger,
+                );
+            }
+        };
+        let (names, zones) = (
+            snapshot.mapping.name_count(),
+            snapshot.mapping.zones().len(),
+        );
+        self.store.replace(snapshot);
+        *last_rejected = None;
+        info!(
+            generation,
+            trigger = %trigger.as_str(),
+            added = diff.added.len(),
+            removed = diff.removed.len(),
+            changed = diff.changed.len(),
+            names,
+            zones,
+            sha256 = %sha256,
+            elapsed_ms = started.elapsed().as_millis(),
+            "mapping reloaded"
+        );
+        if !diff.added.is_empty() {
+            debug!(names = ?diff.added, "names added");
+        }
+        if !diff.removed.is_empty() {
+            debug!(names = ?diff.removed, "names removed");
+        }
+        if !diff.changed.is_empty() {
+            debug!(names = ?diff.changed, "names changed");
+        }
+        ReloadOutcome::Applied { generation, diff }
+    }
+
+    fn reject(
+        &self,
+        last_rejected: &mut Option<String>,
+        hash: Option<String>,
+        kept: u64,
+        trigger: Trigger,
+    ) -> ReloadOutcome {
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        *last_rejected = hash;
+        warn!(
+            file = %self.path.display(),
+            trigger = %trigger.as_str(),
+            generation = kept,
+            failures,
+            "reload failed; keeping the last good mapping"
+        );
+        ReloadOutcome::Rejected
+    }
+
+    /// Warns about settings that only take effect at start-up.
+    fn report_restart_settings(&self, loaded: &Loaded) {
+        let server = &loaded.settings.server;
+        let mut changed = Vec::new();
+        if self
+            .startup
+            .listen
+            .as_ref()
+            .is_some_and(|listen| *listen != server.listen)
+        {
+            changed.push("server.listen");
+        }
+        if self.startup.http != server.http {
+            changed.push("server.http");
+        }
+        if self.startup.watch != server.watch {
+            changed.push("server.watch");
+        }
+        for setting in changed {
+            warn!(
+                setting,
+                "this setting changed in the file and takes effect only after a restart; the rest of the reload applies"
+            );
+        }
+    }
+}
+
+/// Why a file did not load (the problems are already logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadFailure {
+    /// Missing, unreadable, or not UTF-8.
+    Unreadable,
+    /// Read, but invalid; `sha256` fingerprints the rejected content.
+    Invalid { sha256: String },
+}
+
+/// Loads `path`, logging every problem with its file, line and field.
+pub fn load_logged(path: &Path) -> Result<Loaded, LoadFailure> {
+    match load_file(path) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                log_diagnostic(warning);
+            }
+            Ok(loaded)
+        }
+        Err(error @ LoadError::Read { .. }) => {
+            error!(file = %path.display(), %error, "cannot read the mapping file");
+            Err(LoadFailure::Unreadable)
+        }
+        Err(LoadError::Invalid {
+            diagnostics,
+            sha256,
+            ..
+        }) => {
+            for diagnostic in &diagnostics {
+                log_diagnostic(diagnostic);
+            }
+            Err(LoadFailure::Invalid { sha256 })
+        }
+    }
+}
+
+/// One log event per problem: the rendered `FILE:LINE: field: message (hint)`
+/// for people, and file, line and field as fields for log pipelines.
+pub fn log_diagnostic(diagnostic: &Diagnostic) {
+    let (file, line, field) = (
+        &*diagnostic.file,
+        diagnostic.line,
+        diagnostic.field.as_str(),
+    );
+    if diagnostic.is_error() {
+        error!(file, line, field, "{diagnostic}");
+    } else {
+        warn!(file, line, field, "{diagnostic}");
+    }
+}

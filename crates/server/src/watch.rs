@@ -1,0 +1,120 @@
+//! Watching the mapping file for changes, with debouncing.
+//!
+//! The watch is on the file's directory, not the file: editors replace files
+//! by renaming a new one over them, and Kubernetes swaps a ConfigMap by
+//! renaming the `..data` symlink in the mount directory; a watch on the old
+//! inode would miss both. When the path is a symlink into another directory,
+//! that directory is watched too.
+//!
+//! Events are coalesced: after the first one, the watcher waits until the
+//! directory has been quiet for [`QUIET`] (at most [`MAX_WAIT`]), so a burst
+//! of writes becomes one reload.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::event::{AccessKind, AccessMode, EventKind};
+use notify::{Event, RecommendedWatcher, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+use tracing::{debug, warn};
+
+/// How long the directory must stay quiet before a reload.
+pub const QUIET: Duration = Duration::from_millis(150);
+/// The longest a reload waits for writes to settle.
+pub const MAX_WAIT: Duration = Duration::from_secs(1);
+
+/// A running watch on the mapping file.
+#[derive(Debug)]
+pub struct FileWatcher {
+    _watcher: RecommendedWatcher,
+    events: mpsc::Receiver<()>,
+}
+
+impl FileWatcher {
+    /// Starts watching `path`'s directory (and its symlink target's).
+    pub fn start(path: &Path) -> notify::Result<Self> {
+        let path = std::path::absolute(path)?;
+        let directory = path
+            .parent()
+            .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+        let mut names: Vec<OsString> = path
+            .file_name()
+            .map(ToOwned::to_owned)
+            .into_iter()
+            .collect();
+        let mut directories = vec![directory.clone()];
+        if let Ok(target) = std::fs::canonicalize(&path) {
+            if let Some(name) = target.file_name() {
+                names.push(name.to_owned());
+            }
+            // A Kubernetes target lives in a `..<timestamp>` directory that
+            // disappears on the next update; the `..data` rename in the mount
+            // directory covers it.
+            if let Some(target_dir) = target.parent()
+                && target_dir != directory
+                && !is_kubernetes_data_dir(target_dir)
+            {
+                directories.push(target_dir.to_path_buf());
+            }
+        }
+
+        // Capacity 1: a pending notification already means "reload".
+        let (sender, events) = mpsc::channel(1);
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<Event>| match event {
+                Ok(event) if is_relevant(&event, &names) => {
+                    let _ = sender.try_send(());
+                }
+                Ok(_) => {}
+                Err(error) => warn!(%error, "file watcher error"),
+            })?;
+        for dir in &directories {
+            watcher.watch(dir, RecursiveMode::NonRecursive)?;
+            debug!(directory = %dir.display(), "watching for mapping changes");
+        }
+        Ok(Self {
+            _watcher: watcher,
+            events,
+        })
+    }
+
+    /// Waits for the next change, then for writes to settle. `None` when
+    /// the watcher has stopped.
+    pub async fn next_change(&mut self) -> Option<()> {
+        self.events.recv().await?;
+        let started = Instant::now();
+        let give_up = started + MAX_WAIT;
+        let mut quiet_until = started + QUIET;
+        loop {
+            tokio::select! {
+                event = self.events.recv() => {
+                    event?;
+                    quiet_until = (Instant::now() + QUIET).min(give_up);
+                }
+                () = sleep_until(quiet_until) => return Some(()),
+            }
+        }
+    }
+}
+
+/// Events that may change what the file reads as: anything but plain reads,
+/// on the file itself, its symlink target, or Kubernetes' `..data` entries.
+fn is_relevant(event: &Event, names: &[OsString]) -> bool {
+    if let EventKind::Access(kind) = event.kind
+        && kind != AccessKind::Close(AccessMode::Write)
+    {
+        return false;
+    }
+    event.paths.iter().any(|path| {
+        path.file_name().is_some_and(|name| {
+            names.iter().any(|n| n == name) || name.to_string_lossy().starts_with("..")
+        })
+    })
+}
+
+fn is_kubernetes_data_dir(dir: &Path) -> bool {
+    dir.file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with(".."))
+}
