@@ -76,27 +76,54 @@ pub fn udp_sized(server: SocketAddr, message: &Message) -> (usize, Message) {
     (bytes.len(), Message::from_vec(&bytes).expect("decode"))
 }
 
+/// One TCP connection to the server, kept open across questions.
+pub struct TcpClient {
+    stream: TcpStream,
+}
+
+impl TcpClient {
+    pub fn connect(server: SocketAddr) -> Self {
+        let stream = TcpStream::connect(server).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        Self { stream }
+    }
+
+    /// Writes one length-prefixed message.
+    pub fn send(&mut self, message: &Message) {
+        let wire = message.to_vec().expect("encode");
+        let mut framed = u16::try_from(wire.len())
+            .expect("len")
+            .to_be_bytes()
+            .to_vec();
+        framed.extend_from_slice(&wire);
+        self.stream.write_all(&framed).expect("write");
+    }
+
+    /// Reads one length-prefixed message.
+    pub fn receive(&mut self) -> Message {
+        let mut len = [0u8; 2];
+        self.stream.read_exact(&mut len).expect("read length");
+        let mut buffer = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        self.stream.read_exact(&mut buffer).expect("read message");
+        Message::from_vec(&buffer).expect("decode")
+    }
+
+    pub fn ask(&mut self, message: &Message) -> Message {
+        self.send(message);
+        let response = self.receive();
+        assert_eq!(response.metadata.id, message.metadata.id, "response id");
+        response
+    }
+}
+
 /// Asks several questions on one TCP connection, all written before any
 /// answer is read (pipelining), and returns the answers in arrival order.
 pub fn tcp_many(server: SocketAddr, messages: &[Message]) -> Vec<Message> {
-    let mut stream = TcpStream::connect(server).expect("connect");
-    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    let mut out = Vec::new();
+    let mut connection = TcpClient::connect(server);
     for message in messages {
-        let wire = message.to_vec().expect("encode");
-        out.extend_from_slice(&u16::try_from(wire.len()).expect("len").to_be_bytes());
-        out.extend_from_slice(&wire);
+        connection.send(message);
     }
-    stream.write_all(&out).expect("write");
-    (0..messages.len())
-        .map(|_| {
-            let mut len = [0u8; 2];
-            stream.read_exact(&mut len).expect("read length");
-            let mut buffer = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            stream.read_exact(&mut buffer).expect("read message");
-            Message::from_vec(&buffer).expect("decode")
-        })
-        .collect()
+    messages.iter().map(|_| connection.receive()).collect()
 }
 
 /// Asks over TCP.

@@ -38,6 +38,11 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("privatelink-dns.toml");
         std::fs::write(&config_path, config).expect("write config");
+        Self::start_in(dir, config_path, extra_args)
+    }
+
+    /// Serves `config_path`, which the test has laid out in `dir`.
+    pub fn start_in(dir: tempfile::TempDir, config_path: PathBuf, extra_args: &[&str]) -> Self {
         let mut child = Command::new(binary())
             .arg("serve")
             .arg("--config")
@@ -101,15 +106,30 @@ impl TestServer {
 
     /// Waits until a log line contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_for_log_count(needle, 1, timeout)
+    }
+
+    /// The number of log lines containing `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until `count` log lines contain `needle`; returns the last.
+    pub fn wait_for_log_count(&self, needle: &str, count: usize, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
-                return line;
+            let matching: Vec<String> = self
+                .log()
+                .into_iter()
+                .filter(|l| l.contains(needle))
+                .collect();
+            if matching.len() >= count {
+                return matching.last().cloned().unwrap_or_default();
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || self.lines.recv_timeout(left).is_err() {
                 panic!(
-                    "no log line with {needle:?}; log:\n{}",
+                    "not {count} log line(s) with {needle:?}; log:\n{}",
                     self.log().join("\n")
                 );
             }

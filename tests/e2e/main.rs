@@ -27,6 +27,8 @@ mod malformed;
 mod mapped;
 /// UDP and TCP, EDNS, truncation, header checks, allow-list.
 mod protocol;
+/// Hot reload: triggers, broken files, the reload storm.
+mod reload;
 
 use std::net::SocketAddr;
 

@@ -12,7 +12,9 @@ pub(crate) fn run(config: &Path, strict: bool) -> u8 {
             eprintln!("privatelink-dns: {error}");
             EXIT_IO
         }
-        Err(LoadError::Invalid { file, diagnostics }) => {
+        Err(LoadError::Invalid {
+            file, diagnostics, ..
+        }) => {
             for diagnostic in &diagnostics {
                 println!("{diagnostic}");
             }
@@ -47,10 +49,11 @@ pub(crate) fn run(config: &Path, strict: bool) -> u8 {
                 "valid"
             };
             println!(
-                "{}: {verdict}: {} name(s) in {} zone(s), {warnings} warning(s)",
+                "{}: {verdict}: {} name(s) in {} zone(s), {warnings} warning(s), sha256 {}",
                 config.display(),
                 mapping.name_count(),
-                mapping.zones().len()
+                mapping.zones().len(),
+                loaded.sha256
             );
             if strict && warnings > 0 {
                 EXIT_INVALID

@@ -1,12 +1,14 @@
-//! `serve`: load the file, bind the sockets, answer until told to stop.
+//! `serve`: load the file, bind the sockets, answer until told to stop;
+//! reload on SIGHUP and when the file changes.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use privatelink_mapping::{Diagnostic, LoadError, Loaded, load_file};
 use privatelink_server::listen::{self, Bound};
+use privatelink_server::reload::{LoadFailure, Reloader, StartupSettings, Trigger, load_logged};
+use privatelink_server::watch::FileWatcher;
 use privatelink_server::{Forwarder, Handler, MappingStore, Snapshot};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{error, info, warn};
@@ -30,50 +32,22 @@ pub(crate) fn run(config: &Path, listen: Vec<SocketAddr>) -> u8 {
     runtime.block_on(serve(config, listen))
 }
 
-/// Loads the file, logging every diagnostic; `Err` holds the exit code.
-fn load(config: &Path) -> Result<Loaded, u8> {
-    match load_file(config) {
-        Ok(loaded) => {
-            for warning in &loaded.warnings {
-                log_diagnostic(warning);
-            }
-            Ok(loaded)
-        }
-        Err(error @ LoadError::Read { .. }) => {
-            error!(%error, "cannot read the mapping file");
-            Err(EXIT_IO)
-        }
-        Err(LoadError::Invalid { diagnostics, .. }) => {
-            for diagnostic in &diagnostics {
-                log_diagnostic(diagnostic);
-            }
-            Err(EXIT_INVALID)
-        }
-    }
-}
-
-/// One log event per problem: the rendered `FILE:LINE: field: message (hint)`
-/// for people, and file, line and field as fields for log pipelines.
-fn log_diagnostic(diagnostic: &Diagnostic) {
-    let (file, line, field) = (
-        &*diagnostic.file,
-        diagnostic.line,
-        diagnostic.field.as_str(),
-    );
-    if diagnostic.is_error() {
-        error!(file, line, field, "{diagnostic}");
-    } else {
-        warn!(file, line, field, "{diagnostic}");
-    }
-}
-
 async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
-    let loaded = match load(config) {
+    let loaded = match load_logged(config) {
         Ok(loaded) => loaded,
-        Err(code) => return code,
+        Err(LoadFailure::Unreadable) => return EXIT_IO,
+        Err(LoadFailure::Invalid { .. }) => return EXIT_INVALID,
+    };
+    let server_settings = loaded.settings.server.clone();
+    let startup = StartupSettings {
+        listen: listen_override
+            .is_empty()
+            .then(|| server_settings.listen.clone()),
+        http: server_settings.http,
+        watch: server_settings.watch,
     };
     let listen = if listen_override.is_empty() {
-        loaded.settings.server.listen.clone()
+        server_settings.listen.clone()
     } else {
         listen_override
     };
@@ -90,6 +64,8 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
         names = loaded.mapping.name_count(),
         zones = loaded.mapping.zones().len(),
         upstreams = ?loaded.settings.forward.upstreams,
+        sha256 = %loaded.sha256,
+        generation = 1,
         "mapping loaded"
     );
     let snapshot = match Snapshot::new(loaded, 1) {
@@ -100,6 +76,7 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
         }
     };
     let store = Arc::new(MappingStore::new(snapshot));
+    let reloader = Arc::new(Reloader::new(config.to_path_buf(), store.clone(), startup));
 
     let mut sockets: Vec<Bound> = Vec::with_capacity(listen.len());
     for address in listen {
@@ -111,23 +88,36 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
             }
         }
     }
-    // Signal handlers exist before the server says it is ready: a SIGHUP
-    // that arrives right after the `listening` line must reload, not kill.
-    let signals = match Signals::install() {
+
+    // Signal handlers and the watcher exist before the server says it is
+    // ready: a SIGHUP or an edit right after the `listening` line must
+    // reload, not kill the process or go unnoticed.
+    let Signals {
+        mut terminate,
+        mut interrupt,
+        hangup,
+    } = match Signals::install() {
         Ok(signals) => signals,
         Err(error) => {
             error!(%error, "cannot install signal handlers");
             return EXIT_IO;
         }
     };
-    let Signals {
-        mut terminate,
-        mut interrupt,
-        hangup,
-    } = signals;
+    let watcher = if server_settings.watch {
+        match FileWatcher::start(config) {
+            Ok(watcher) => Some(watcher),
+            Err(error) => {
+                warn!(%error, file = %config.display(), "cannot watch the mapping file; reload with SIGHUP");
+                None
+            }
+        }
+    } else {
+        info!("file watching is off (server.watch = false); reload with SIGHUP");
+        None
+    };
 
     let addresses: Vec<SocketAddr> = sockets.iter().map(|b| b.address).collect();
-    let mut server = listen::serve(Handler::new(store.clone(), Forwarder::new()), sockets);
+    let mut server = listen::serve(Handler::new(store, Forwarder::new()), sockets);
     for address in &addresses {
         info!(transport = %"udp", %address, "listening");
         info!(transport = %"tcp", %address, "listening");
@@ -136,7 +126,8 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
     let stopped_by_itself = tokio::select! {
         _ = terminate.recv() => false,
         _ = interrupt.recv() => false,
-        () = reload_on_hangup(config, &store, hangup) => false,
+        () = reload_on_hangup(reloader.clone(), hangup) => false,
+        () = reload_on_change(reloader, watcher) => false,
         result = server.block_until_done() => {
             if let Err(error) = &result {
                 error!(%error, "the server stopped unexpectedly");
@@ -178,39 +169,31 @@ impl Signals {
     }
 }
 
-/// Reloads the file on every SIGHUP; never resolves.
-///
-/// A file that does not load, or that maps no name while the served mapping
-/// has names (a truncated write), is not applied: the last good mapping stays.
-async fn reload_on_hangup(config: &Path, store: &MappingStore, mut hangups: Signal) {
-    while hangups.recv().await.is_some() {
-        let current = store.snapshot();
-        let Ok(loaded) = load(config) else {
-            warn!(
-                generation = current.generation,
-                "reload failed; keeping the last good mapping"
-            );
-            continue;
-        };
-        if loaded.mapping.is_empty() && !current.mapping.is_empty() {
-            warn!(
-                generation = current.generation,
-                "the new file maps no names (a truncated write?); keeping the last good mapping"
-            );
-            continue;
-        }
-        let names = loaded.mapping.name_count();
-        match Snapshot::new(loaded, current.generation + 1) {
-            Ok(snapshot) => {
-                store.replace(snapshot);
-                info!(
-                    generation = current.generation + 1,
-                    names, "mapping reloaded"
-                );
-            }
-            Err(error) => warn!(%error, "reload failed; keeping the last good mapping"),
-        }
+/// Runs one reload on a blocking thread: parsing a large file must not
+/// hold up a runtime worker that answers queries.
+async fn reload(reloader: &Arc<Reloader>, trigger: Trigger) {
+    let reloader = reloader.clone();
+    if let Err(error) = tokio::task::spawn_blocking(move || reloader.reload(trigger)).await {
+        error!(%error, "the reload task failed; the last good mapping stays");
     }
-    // The signal stream never ends while the runtime runs.
+}
+
+/// Reloads on every SIGHUP; never resolves.
+async fn reload_on_hangup(reloader: Arc<Reloader>, mut hangups: Signal) {
+    while hangups.recv().await.is_some() {
+        info!(file = %reloader.path().display(), "SIGHUP: reloading");
+        reload(&reloader, Trigger::Signal).await;
+    }
+    std::future::pending::<()>().await;
+}
+
+/// Reloads when the file changes; never resolves.
+async fn reload_on_change(reloader: Arc<Reloader>, watcher: Option<FileWatcher>) {
+    if let Some(mut watcher) = watcher {
+        while watcher.next_change().await.is_some() {
+            reload(&reloader, Trigger::FileChange).await;
+        }
+        warn!("the file watcher stopped; reload with SIGHUP");
+    }
     std::future::pending::<()>().await;
 }
