@@ -63,6 +63,24 @@ fn an_in_place_rewrite_is_served_within_two_seconds() {
 }
 
 #[test]
+fn a_burst_of_writes_makes_one_reload() {
+    let server = TestServer::start(&config_with_fab1("10.10.0.4"));
+    let started = Instant::now();
+    for i in 1..=20 {
+        std::fs::write(server.config(), config_with_fab1(&format!("10.10.7.{i}"))).unwrap();
+    }
+    wait_for_fab1(&server, "10.10.7.20", started);
+    // Once the last content is served, later events find nothing new: the
+    // count is final. One reload, or two if the writer was descheduled for
+    // longer than the quiet period mid-burst; never one per write.
+    let reloads = server.log_count("mapping reloaded");
+    assert!(
+        (1..=2).contains(&reloads),
+        "{reloads} reloads for one burst"
+    );
+}
+
+#[test]
 fn a_rename_over_the_file_is_served_within_two_seconds() {
     let server = TestServer::start(&config_with_fab1("10.10.0.4"));
     assert_eq!(fab1(&server), ["10.10.0.4"]);
