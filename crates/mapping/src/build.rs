@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use crate::azure::backup::{self, REQUIRED_SERVICES};
 use crate::azure::geo;
-use crate::azure::zones::{ZoneMatch, azure_zone_for};
+use crate::azure::zones::{ZoneMatch, azure_zone_for, public_twins};
 use crate::diagnostic::{Report, Severity};
 use crate::file::{FileSpec, RecordDecl, VaultDecl, ZoneDecl};
 use crate::mapping::{Mapping, Node, Soa, StorageRole, Zone};
@@ -365,10 +365,17 @@ fn assemble(
             },
         );
     }
+    let mut twins = HashMap::new();
+    for (index, zone) in zones.iter().enumerate() {
+        for public in public_twins(&zone.apex) {
+            twins.entry(public).or_insert(index);
+        }
+    }
     Mapping {
         zones,
         zone_by_apex,
         nodes,
         name_count,
+        twins,
     }
 }

@@ -147,6 +147,8 @@ pub struct Mapping {
     pub(crate) zone_by_apex: HashMap<DomainName, usize>,
     pub(crate) nodes: HashMap<DomainName, Node>,
     pub(crate) name_count: usize,
+    /// Public zone → the served zone Azure CNAMEs its names into.
+    pub(crate) twins: HashMap<DomainName, usize>,
 }
 
 impl Mapping {
@@ -172,6 +174,22 @@ impl Mapping {
 
     pub(crate) fn zone_index_for(&self, qname: &str) -> Option<usize> {
         Suffixes::new(qname).find_map(|suffix| self.zone_by_apex.get(suffix).copied())
+    }
+
+    /// For a public name such as `acct.blob.core.windows.net`, the private
+    /// name Azure's CNAME points to (`acct.privatelink.blob.core.windows.net`)
+    /// when that lies in a served zone; the zone comes with it.
+    pub fn private_twin(&self, qname: &str) -> Option<(String, &Zone)> {
+        let qname = qname.strip_suffix('.').unwrap_or(qname);
+        if self.zone_index_for(qname).is_some() {
+            return None;
+        }
+        Suffixes::new(qname).skip(1).find_map(|public| {
+            let &index = self.twins.get(public)?;
+            let prefix = &qname[..qname.len() - public.len() - 1];
+            let zone = &self.zones[index];
+            Some((format!("{prefix}.{}", zone.apex), zone))
+        })
     }
 
     /// The mapped names of one zone, sorted.

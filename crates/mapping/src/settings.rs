@@ -39,6 +39,8 @@ pub struct ForwardSettings {
     pub timeout: Duration,
     /// How long past expiry a cached answer may still be served when every upstream fails.
     pub stale_max: Duration,
+    /// Memory bound of the answer cache, in MiB; 0 turns caching off.
+    pub cache_mb: u64,
     /// Conditional forwarding, deepest suffix first.
     pub rules: Vec<ForwardRule>,
 }
@@ -149,6 +151,7 @@ impl Default for Settings {
                 upstreams: vec![AZURE_RESOLVER],
                 timeout: Duration::from_millis(4000),
                 stale_max: Duration::from_secs(86_400),
+                cache_mb: 32,
                 rules: Vec::new(),
             },
             zones: ZoneDefaults {

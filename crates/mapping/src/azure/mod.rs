@@ -6,4 +6,4 @@ pub mod geo;
 pub mod zones;
 
 pub use geo::{Cloud, Region};
-pub use zones::{AZURE_ZONES, ZoneMatch, ZoneTemplate, azure_zone_for};
+pub use zones::{AZURE_ZONES, ZoneMatch, ZoneTemplate, azure_zone_for, public_twins};

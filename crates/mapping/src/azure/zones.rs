@@ -272,6 +272,34 @@ pub fn azure_zone_for(name: &DomainName) -> ZoneMatch {
     problem
 }
 
+/// The public zones whose names Azure's public DNS CNAMEs into the private
+/// zone `private` (reference §7, "public zone forwarder"): `acct.blob.core.windows.net`
+/// → `acct.privatelink.blob.core.windows.net`. The rule is to drop the
+/// `privatelink` label; Key Vault's `vault.azure.net` names also point into
+/// `privatelink.vaultcore.azure.net`. Azure Backup and Site Recovery names
+/// get no public CNAME (reference §1.4), so their zones have no twin.
+pub fn public_twins(private: &DomainName) -> Vec<DomainName> {
+    let text = private.as_str();
+    let no_redirect =
+        text.contains(".backup.windowsazure.") || text.contains(".siterecovery.windowsazure.");
+    let labels: Vec<&str> = private.labels().collect();
+    let Some(at) = labels.iter().position(|l| *l == "privatelink") else {
+        return Vec::new();
+    };
+    if no_redirect || labels.len() < 3 {
+        return Vec::new();
+    }
+    let mut public: Vec<&str> = labels.clone();
+    public.remove(at);
+    let mut twins: Vec<DomainName> = DomainName::parse(&public.join(".")).into_iter().collect();
+    if let Some(rest) = text.strip_prefix("privatelink.vaultcore.")
+        && let Ok(vault) = DomainName::parse(&format!("vault.{rest}"))
+    {
+        twins.push(vault);
+    }
+    twins
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,6 +384,40 @@ mod tests {
             zone_of("privatelink.blob.core.windows.net"),
             zone("privatelink.blob.core.windows.net")
         );
+    }
+
+    #[test]
+    fn public_twins_follow_azures_cnames() {
+        let twins = |zone: &str| -> Vec<String> {
+            public_twins(&DomainName::parse(zone).unwrap())
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            twins("privatelink.blob.core.windows.net"),
+            ["blob.core.windows.net"]
+        );
+        assert_eq!(
+            twins("privatelink.queue.core.usgovcloudapi.net"),
+            ["queue.core.usgovcloudapi.net"]
+        );
+        assert_eq!(
+            twins("privatelink.vaultcore.azure.net"),
+            ["vaultcore.azure.net", "vault.azure.net"]
+        );
+        assert_eq!(
+            twins("scm.privatelink.azurewebsites.net"),
+            ["scm.azurewebsites.net"]
+        );
+        assert_eq!(
+            twins("westeurope.data.privatelink.azurecr.io"),
+            ["westeurope.data.azurecr.io"]
+        );
+        assert!(twins("privatelink.we.backup.windowsazure.com").is_empty());
+        assert!(twins("privatelink.siterecovery.windowsazure.com").is_empty());
+        assert!(twins("lab.internal").is_empty());
+        assert!(twins("privatelink-global.wvd.microsoft.com").is_empty());
     }
 
     #[test]

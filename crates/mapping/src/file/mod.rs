@@ -68,7 +68,7 @@ const NAME_HINT: &str = "names are labels of letters, digits, '-' and '_', separ
 
 const TOP_KEYS: &[&str] = &["server", "forward", "zones", "zone", "vault", "records"];
 const SERVER_KEYS: &[&str] = &["listen", "allow", "hostname", "watch", "http"];
-const FORWARD_KEYS: &[&str] = &["upstreams", "timeout_ms", "stale_max_s", "rule"];
+const FORWARD_KEYS: &[&str] = &["upstreams", "timeout_ms", "stale_max_s", "cache_mb", "rule"];
 const RULE_KEYS: &[&str] = &["suffix", "upstreams"];
 const ZONES_KEYS: &[&str] = &["ttl", "fallback"];
 const ZONE_KEYS: &[&str] = &["name", "fallback"];
@@ -206,6 +206,11 @@ fn read_forward(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Setti
         && let Some(s) = reader.integer(value, "forward.stale_max_s", 0..=7 * 86_400)
     {
         forward.stale_max = Duration::from_secs(s);
+    }
+    if let Some(value) = table.get("cache_mb")
+        && let Some(mb) = reader.integer(value, "forward.cache_mb", 0..=65_536)
+    {
+        forward.cache_mb = mb;
     }
     if let Some(value) = table.get("rule") {
         for (i, item) in reader
