@@ -12,8 +12,9 @@ use privatelink_mapping::{Lookup, QueryType};
 use tracing::{debug, warn};
 
 use crate::answer;
+use crate::chain;
 use crate::edns::ClientEdns;
-use crate::forward::{ForwardFlags, Forwarder};
+use crate::forward::{Answer, ForwardError, ForwardFlags, Forwarder};
 use crate::reply::{self, Outcome, Reply};
 use crate::store::{MappingStore, Snapshot};
 
@@ -65,7 +66,7 @@ impl Handler {
         let lookup = snapshot.mapping.lookup(&key, qtype);
         match lookup {
             Lookup::NotServed | Lookup::Fallback { .. } => {
-                self.forward(request, snapshot, client, &key).await
+                self.forward(request, snapshot, client, &key, qtype).await
             }
             Lookup::Answer { zone, .. }
             | Lookup::NoData { zone, .. }
@@ -79,39 +80,57 @@ impl Handler {
         }
     }
 
+    /// Forwards a name no served zone answers for: from the cache or the
+    /// upstreams, chain completed; when that fails, the synthesised public
+    /// twin, else a stale answer, else SERVFAIL.
     async fn forward(
         &self,
         request: &Request,
         snapshot: &Snapshot,
         client: &ClientEdns,
         key: &str,
+        mapped_type: QueryType,
     ) -> Reply {
         let Some(query) = request.queries.queries().first() else {
             return Reply::error(Outcome::FormErr, ResponseCode::FormErr);
         };
+        let question = query.original();
+        let (qname, rtype) = (question.name(), question.query_type());
         let route = snapshot.forward.route(key);
-        if route.upstreams.is_empty() {
-            // Offline mode: nothing to ask.
-            return Reply::error(Outcome::ServFail, ResponseCode::ServFail);
-        }
         let flags = ForwardFlags {
             dnssec_ok: client.dnssec_ok,
             checking_disabled: request.metadata.checking_disabled,
         };
-        match self
-            .forwarder
-            .forward(
-                route.upstreams,
-                query.original(),
-                flags,
-                snapshot.forward.timeout,
+        let wants_ad = client.dnssec_ok || request.metadata.authentic_data;
+        let complete = |answer, outcome| {
+            chain::complete(
+                qname,
+                rtype,
+                mapped_type,
+                answer,
+                snapshot,
+                outcome,
+                wants_ad,
             )
+        };
+        let error = match self
+            .forwarder
+            .resolve(route.upstreams, question, flags, snapshot.forward.timeout)
             .await
         {
-            Ok(answer) => {
-                Reply::relayed(answer, client.dnssec_ok || request.metadata.authentic_data)
-            }
-            Err(error) => {
+            Ok(Answer::Upstream(answer)) => return complete(answer, Outcome::Forwarded),
+            Ok(Answer::Cached(answer)) => return complete(answer, Outcome::Cached),
+            Err(error) => error,
+        };
+        if let Some(reply) = chain::synthesize(qname, key, rtype, mapped_type, snapshot) {
+            return reply;
+        }
+        match error {
+            ForwardError::Exhausted {
+                stale: Some(answer),
+                ..
+            } => complete(*answer, Outcome::Stale),
+            error => {
                 debug!(name = key, %error, "forwarding failed");
                 Reply::error(Outcome::ServFail, ResponseCode::ServFail)
             }

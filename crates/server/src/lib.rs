@@ -10,7 +10,9 @@
 //!               ▼
 //!           Mapping::lookup(name, type)
 //!               ├─ Answer / NoData / NxDomain ─▶ answer.rs (AA, SOA in authority)
-//!               └─ NotServed / zone fallback ─▶ Forwarder (route, upstreams, UDP→TCP)
+//!               └─ NotServed / zone fallback ─▶ Forwarder: cache, or upstreams in health
+//!                     order (UDP→TCP), sanitised ─▶ chain.rs completes CNAME chains into
+//!                     served zones; on failure: public-twin synthesis, stale, SERVFAIL
 //!               ▼
 //!           reply::send (header flags, OPT, TC when too large for UDP)
 //! ```
@@ -24,6 +26,7 @@
 
 pub mod access;
 mod answer;
+mod chain;
 pub mod edns;
 pub mod forward;
 pub mod handler;

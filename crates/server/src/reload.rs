@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use privatelink_mapping::{Diagnostic, LoadError, Loaded, MappingDiff, load_file, sha256_hex};
 use tracing::{debug, error, info, warn};
@@ -53,6 +53,9 @@ pub struct StartupSettings {
     pub listen: Option<Vec<SocketAddr>>,
     pub http: Option<SocketAddr>,
     pub watch: bool,
+    /// The cache is sized and its stale window set when it is created.
+    pub cache_mb: u64,
+    pub stale_max: Duration,
 }
 
 /// Reloads one file into one store.
@@ -214,6 +217,13 @@ impl Reloader {
         }
         if self.startup.watch != server.watch {
             changed.push("server.watch");
+        }
+        let forward = &loaded.settings.forward;
+        if self.startup.cache_mb != forward.cache_mb {
+            changed.push("forward.cache_mb");
+        }
+        if self.startup.stale_max != forward.stale_max {
+            changed.push("forward.stale_max_s");
         }
         for setting in changed {
             warn!(

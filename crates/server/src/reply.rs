@@ -26,6 +26,14 @@ pub enum Outcome {
     NxDomain,
     /// Relayed from an upstream.
     Forwarded,
+    /// Relayed from the cache.
+    Cached,
+    /// A forwarded answer whose CNAME chain was completed from a served zone.
+    Chained,
+    /// A public twin answered locally because no upstream could be asked.
+    Synthesized,
+    /// An expired cached answer, served because every upstream failed (RFC 8767).
+    Stale,
     Refused,
     FormErr,
     NotImp,
@@ -40,6 +48,10 @@ impl Outcome {
             Self::NoData => "nodata",
             Self::NxDomain => "nxdomain",
             Self::Forwarded => "forwarded",
+            Self::Cached => "cached",
+            Self::Chained => "chained",
+            Self::Synthesized => "synthesized",
+            Self::Stale => "stale",
             Self::Refused => "refused",
             Self::FormErr => "formerr",
             Self::NotImp => "notimp",
@@ -102,9 +114,9 @@ impl Reply {
     /// relayed (the data is not ours); AD only when the client asked for
     /// DNSSEC (DO) or set AD itself (RFC 6840 §5.8). The upstream's OPT and
     /// any signature are dropped: hickory keeps them out of the sections.
-    pub(crate) fn relayed(message: Message, client_wants_ad: bool) -> Self {
+    pub(crate) fn relayed(message: Message, client_wants_ad: bool, outcome: Outcome) -> Self {
         Self {
-            outcome: Outcome::Forwarded,
+            outcome,
             rcode: message.metadata.response_code,
             authoritative: false,
             recursion_available: true,

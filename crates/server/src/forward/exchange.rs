@@ -7,6 +7,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -94,8 +95,9 @@ pub(crate) async fn exchange(
     upstream: SocketAddr,
     query: &UpstreamQuery,
     deadline: Instant,
+    discarded: &AtomicU64,
 ) -> Result<Message, ExchangeError> {
-    let answer = timeout_at(deadline, udp(upstream, query))
+    let answer = timeout_at(deadline, udp(upstream, query, discarded))
         .await
         .map_err(|_| ExchangeError::Timeout)??;
     if !answer.metadata.truncation {
@@ -106,7 +108,11 @@ pub(crate) async fn exchange(
         .map_err(|_| ExchangeError::Timeout)?
 }
 
-async fn udp(upstream: SocketAddr, query: &UpstreamQuery) -> Result<Message, ExchangeError> {
+async fn udp(
+    upstream: SocketAddr,
+    query: &UpstreamQuery,
+    discarded: &AtomicU64,
+) -> Result<Message, ExchangeError> {
     let local = match upstream.ip() {
         IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
         IpAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
@@ -127,12 +133,14 @@ async fn udp(upstream: SocketAddr, query: &UpstreamQuery) -> Result<Message, Exc
             Err(error) => return Err(error.into()),
         };
         let Ok(message) = Message::from_vec(&buffer[..len]) else {
+            discarded.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%upstream, len, "ignoring an undecodable datagram from the upstream");
             continue;
         };
         match query.mismatch(&message) {
             None => return Ok(message),
             Some(reason) => {
+                discarded.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%upstream, reason, "ignoring a datagram that does not answer our query");
             }
         }

@@ -1,25 +1,33 @@
 //! Forwarding: names this server does not answer go to upstream resolvers.
 //!
-//! [`Forwarder::forward`] tries the route's upstreams in order within one
-//! overall budget (`forward.timeout_ms`), twice round, giving each attempt an
-//! equal share of what is left. An upstream that times out, fails, answers
-//! SERVFAIL, REFUSED, NOTIMP or FORMERR makes way for the next one.
-//!
-//! Seams for later work: the cache and serve-stale sit in front of the
-//! exchange in `forward`, health ordering replaces the plain order of
-//! `attempts`, and CNAME chain completion post-processes the answer.
+//! [`Forwarder::resolve`] answers from the cache when it can. Otherwise it
+//! tries the route's upstreams in the order the [`UpstreamPool`] gives
+//! (health, then latency, then configuration), each at most twice, within
+//! one overall budget (`forward.timeout_ms`), every try getting an equal
+//! share of what is left. An upstream that times out or answers SERVFAIL,
+//! REFUSED, NOTIMP or FORMERR makes way for the next and is marked down for
+//! a while. A usable answer is sanitised (only its CNAME chain and the proof
+//! of a negative answer remain), cached and returned; when every try fails,
+//! the caller gets a stale cached answer if there is one.
 
+mod cache;
 mod exchange;
+mod pool;
+mod sanitize;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, Query, ResponseCode};
 use tokio::time::Instant;
 use tracing::debug;
 
+pub use cache::{AnswerCache, CacheKey, CacheStats, MAX_TTL, STALE_TTL};
 pub use exchange::ExchangeError;
 use exchange::{UpstreamQuery, exchange};
+pub use pool::{BACKOFF_BASE, BACKOFF_MAX, LATENCY_BAND, UpstreamPool};
+pub use sanitize::{MAX_CHAIN, chain, sanitize};
 
 /// How many times each upstream may be tried for one query.
 const ROUNDS: usize = 2;
@@ -31,43 +39,117 @@ pub struct ForwardFlags {
     pub checking_disabled: bool,
 }
 
+/// Where a forwarded answer came from.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// From an upstream, just now.
+    Upstream(Message),
+    /// From the cache, TTLs decremented.
+    Cached(Message),
+}
+
 /// Why no upstream answer could be relayed.
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
     #[error("no upstream is configured for this name")]
     NoUpstreams,
-    #[error("every upstream failed; last: {0}")]
-    Exhausted(String),
+    #[error("every upstream failed; last: {reason}")]
+    Exhausted {
+        reason: String,
+        /// A stale cached answer (TTL 30) to fall back on, if any.
+        stale: Option<Box<Message>>,
+    },
 }
 
-/// Sends queries upstream. Stateless for now; the upstream pool's health
-/// and the cache will live here.
+/// Forwarding counters, for logs and metrics.
 #[derive(Debug, Default)]
-pub struct Forwarder {}
+pub struct ForwardStats {
+    /// Queries sent to upstreams (each UDP or TCP try counts).
+    pub upstream_queries: AtomicU64,
+    /// Datagrams discarded because their id, question or content did not match.
+    pub discarded: AtomicU64,
+}
+
+/// Sends queries upstream, remembers upstream health and caches answers.
+#[derive(Debug)]
+pub struct Forwarder {
+    pool: UpstreamPool,
+    cache: AnswerCache,
+    pub stats: ForwardStats,
+}
 
 impl Forwarder {
-    pub fn new() -> Self {
-        Self {}
+    /// A forwarder whose cache holds about `cache_bytes` (0: no cache) and
+    /// keeps expired answers for `stale_max` to serve when upstreams fail.
+    pub fn new(cache_bytes: u64, stale_max: Duration) -> Self {
+        Self {
+            pool: UpstreamPool::new(),
+            cache: AnswerCache::new(cache_bytes, stale_max),
+            stats: ForwardStats::default(),
+        }
     }
 
-    /// Asks `upstreams` for `question` within `budget`, returning the first
-    /// usable answer (NOERROR or NXDOMAIN, possibly empty).
-    pub async fn forward(
+    pub fn cache(&self) -> &AnswerCache {
+        &self.cache
+    }
+
+    pub fn pool(&self) -> &UpstreamPool {
+        &self.pool
+    }
+
+    /// Answers `question` from the cache or from `upstreams` within `budget`.
+    pub async fn resolve(
         &self,
         upstreams: &[SocketAddr],
         question: &Query,
         flags: ForwardFlags,
         budget: Duration,
-    ) -> Result<Message, ForwardError> {
+    ) -> Result<Answer, ForwardError> {
+        let key = CacheKey {
+            name: crate::handler::lookup_key(question.name()),
+            rtype: question.query_type(),
+            class: question.query_class(),
+            dnssec_ok: flags.dnssec_ok,
+            checking_disabled: flags.checking_disabled,
+        };
+        if let Some(hit) = self.cache.fresh(&key, std::time::Instant::now()) {
+            return Ok(Answer::Cached(hit));
+        }
         if upstreams.is_empty() {
             return Err(ForwardError::NoUpstreams);
         }
-        let deadline = Instant::now() + budget;
-        let attempts: Vec<SocketAddr> = upstreams
+        match self.ask_upstreams(upstreams, question, flags, budget).await {
+            Ok(mut answer) => {
+                sanitize(question.name(), &mut answer);
+                self.cache.insert(key, &answer, std::time::Instant::now());
+                Ok(Answer::Upstream(answer))
+            }
+            Err(reason) => Err(ForwardError::Exhausted {
+                reason,
+                stale: self
+                    .cache
+                    .stale(&key, std::time::Instant::now())
+                    .map(Box::new),
+            }),
+        }
+    }
+
+    /// Tries the upstreams in health order, twice round, within `budget`.
+    async fn ask_upstreams(
+        &self,
+        upstreams: &[SocketAddr],
+        question: &Query,
+        flags: ForwardFlags,
+        budget: Duration,
+    ) -> Result<Message, String> {
+        let started = Instant::now();
+        let deadline = started + budget;
+        let order = self.pool.order(upstreams, started);
+        let attempts: Vec<SocketAddr> = order
             .iter()
             .copied()
             .cycle()
-            .take(upstreams.len() * ROUNDS)
+            .take(order.len() * ROUNDS)
             .collect();
         // Upstreams that gave a definite refusal are not asked again.
         let mut refused: Vec<SocketAddr> = Vec::new();
@@ -84,22 +166,28 @@ impl Forwarder {
             let share = u32::try_from(attempts.len() - index).unwrap_or(u32::MAX);
             let attempt_deadline = now + (deadline - now) / share;
             let query = UpstreamQuery::new(question, flags.dnssec_ok, flags.checking_disabled)
-                .map_err(|e| ForwardError::Exhausted(e.to_string()))?;
-            match exchange(upstream, &query, attempt_deadline).await {
+                .map_err(|e| e.to_string())?;
+            self.stats.upstream_queries.fetch_add(1, Ordering::Relaxed);
+            match exchange(upstream, &query, attempt_deadline, &self.stats.discarded).await {
                 Ok(answer) => match answer.metadata.response_code {
-                    ResponseCode::NoError | ResponseCode::NXDomain => return Ok(answer),
+                    ResponseCode::NoError | ResponseCode::NXDomain => {
+                        self.pool.success(upstream, now.elapsed());
+                        return Ok(answer);
+                    }
                     rcode => {
-                        debug!(%upstream, %rcode, name = %question.name(), "upstream failed the query; trying the next");
+                        let backoff = self.pool.failure(upstream, Instant::now());
+                        debug!(%upstream, %rcode, name = %question.name(), ?backoff, "upstream failed the query; trying the next");
                         last_error = format!("{upstream} answered {rcode}");
                         refused.push(upstream);
                     }
                 },
                 Err(error) => {
-                    debug!(%upstream, %error, name = %question.name(), "no answer from upstream; trying the next");
+                    let backoff = self.pool.failure(upstream, Instant::now());
+                    debug!(%upstream, %error, name = %question.name(), ?backoff, "no answer from upstream; trying the next");
                     last_error = format!("{upstream}: {error}");
                 }
             }
         }
-        Err(ForwardError::Exhausted(last_error))
+        Err(last_error)
     }
 }

@@ -1,0 +1,353 @@
+//! What Azure's resolver does with forwarded answers, done here: a public
+//! name whose CNAME chain enters a served zone gets the local answer for the
+//! rest of the chain, and, when no upstream can be asked, a public twin of a
+//! mapped name gets the CNAME + A that Azure would have given.
+//!
+//! `acct.blob.core.windows.net CNAME acct.privatelink.blob.core.windows.net`
+//! keeps that first CNAME; whatever the upstream said after it (the public
+//! `blob.<cluster>.store.core.windows.net` and its public IP) is replaced by
+//! the served zone's answer: the private A records, or NODATA / NXDOMAIN with
+//! the zone's SOA. A zone whose fallback is `forward` leaves the public
+//! answer alone, as Azure's NxDomainRedirect does.
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use privatelink_mapping::{Lookup, QueryType};
+
+use crate::answer;
+use crate::forward::chain;
+use crate::handler::lookup_key;
+use crate::reply::{Outcome, Reply};
+use crate::store::Snapshot;
+
+/// Whether a question's answer follows CNAMEs at all: a query for the CNAME
+/// itself, or for ANY, is answered as the upstream gave it.
+fn follows_cnames(qtype: RecordType) -> bool {
+    !matches!(qtype, RecordType::CNAME | RecordType::ANY)
+}
+
+/// The reply for a sanitised upstream answer to `qname`: the answer itself,
+/// or, when its chain enters a served zone, the chain up to there plus the
+/// local answer. `outcome` says where the answer came from (forwarded, cached, stale).
+pub(crate) fn complete(
+    qname: &Name,
+    qtype: RecordType,
+    mapped_type: QueryType,
+    answer: Message,
+    snapshot: &Snapshot,
+    outcome: Outcome,
+    client_wants_ad: bool,
+) -> Reply {
+    if follows_cnames(qtype) {
+        let names = chain(qname, &answer);
+        for (position, name) in names.iter().enumerate().skip(1) {
+            let key = lookup_key(name);
+            let lookup = snapshot.mapping.lookup(&key, mapped_type);
+            let zone = match lookup {
+                Lookup::NotServed => continue,
+                // The zone resolves unmapped names publicly: keep the upstream's answer.
+                Lookup::Fallback { .. } => break,
+                Lookup::Answer { zone, .. }
+                | Lookup::NoData { zone, .. }
+                | Lookup::NxDomain { zone } => zone,
+            };
+            let Some(zone_records) = snapshot.zone_records(zone) else {
+                break;
+            };
+            let local = answer::authoritative(&lookup, name, zone_records);
+            let kept = &names[..position];
+            let mut answers: Vec<Record> = answer
+                .answers
+                .into_iter()
+                .filter(|r| r.record_type() == RecordType::CNAME && kept.contains(&r.name))
+                .collect();
+            answers.extend(local.answers);
+            return Reply {
+                outcome: Outcome::Chained,
+                rcode: local.rcode,
+                authoritative: false,
+                recursion_available: true,
+                authentic_data: false,
+                answers,
+                authorities: local.authorities,
+                additionals: Vec::new(),
+            };
+        }
+    }
+    Reply::relayed(answer, client_wants_ad, outcome)
+}
+
+/// For a public name whose private twin is mapped (`acct.blob.core.windows.net`
+/// → `acct.privatelink.blob.core.windows.net`), the answer Azure would give:
+/// CNAME to the twin plus the twin's local answer. `None` when the name has
+/// no mapped twin.
+pub(crate) fn synthesize(
+    qname: &Name,
+    key: &str,
+    qtype: RecordType,
+    mapped_type: QueryType,
+    snapshot: &Snapshot,
+) -> Option<Reply> {
+    let (twin, zone) = snapshot.mapping.private_twin(key)?;
+    let lookup = snapshot.mapping.lookup(&twin, mapped_type);
+    let mapped = match lookup {
+        Lookup::Answer { records, .. } => records.origin.is_some(),
+        Lookup::NoData { origin, .. } => origin.is_some(),
+        _ => false,
+    };
+    if !mapped {
+        return None;
+    }
+    let twin_name = Name::from_ascii(format!("{twin}.")).ok()?;
+    let cname = Record::from_rdata(
+        qname.clone(),
+        zone.ttl,
+        RData::CNAME(CNAME(twin_name.clone())),
+    );
+    let (rcode, answers, authorities) = if follows_cnames(qtype) {
+        let local = answer::authoritative(&lookup, &twin_name, snapshot.zone_records(zone)?);
+        let mut answers = vec![cname];
+        answers.extend(local.answers);
+        (local.rcode, answers, local.authorities)
+    } else {
+        (ResponseCode::NoError, vec![cname], Vec::new())
+    };
+    Some(Reply {
+        outcome: Outcome::Synthesized,
+        rcode,
+        authoritative: false,
+        recursion_available: true,
+        authentic_data: false,
+        answers,
+        authorities,
+        additionals: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use hickory_proto::op::{MessageType, OpCode};
+    use hickory_proto::rr::rdata::A;
+    use privatelink_mapping::load_str;
+
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        let loaded = load_str(
+            "t.toml",
+            r#"
+[[zone]]
+name = "privatelink.vaultcore.azure.net"
+fallback = "forward"
+[records]
+"acct.privatelink.blob.core.windows.net" = ["10.0.0.1", "10.0.0.2"]
+"kv.privatelink.vaultcore.azure.net" = "10.0.0.3"
+"#,
+        )
+        .unwrap();
+        Snapshot::new(loaded, 1).unwrap()
+    }
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    fn upstream(records: &[(&str, &str)]) -> Message {
+        let mut message = Message::new(1, MessageType::Response, OpCode::Query);
+        for (owner, data) in records {
+            let data = match data.parse::<Ipv4Addr>() {
+                Ok(ip) => RData::A(A(ip)),
+                Err(_) => RData::CNAME(CNAME(name(data))),
+            };
+            message.add_answer(Record::from_rdata(name(owner), 60, data));
+        }
+        message
+    }
+
+    fn run(qname: &str, qtype: RecordType, answer: Message) -> Reply {
+        let mapped = match qtype {
+            RecordType::A => QueryType::A,
+            RecordType::AAAA => QueryType::Aaaa,
+            _ => QueryType::Other,
+        };
+        complete(
+            &name(qname),
+            qtype,
+            mapped,
+            answer,
+            &snapshot(),
+            Outcome::Forwarded,
+            false,
+        )
+    }
+
+    fn rendered(records: &[Record]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| format!("{} {} {}", r.name, r.record_type(), r.data))
+            .collect()
+    }
+
+    #[test]
+    fn the_public_tail_is_replaced_by_the_private_answer() {
+        let answer = upstream(&[
+            (
+                "acct.blob.core.windows.net.",
+                "acct.privatelink.blob.core.windows.net.",
+            ),
+            (
+                "acct.privatelink.blob.core.windows.net.",
+                "blob.ams.store.core.windows.net.",
+            ),
+            ("blob.ams.store.core.windows.net.", "20.60.0.1"),
+        ]);
+        let reply = run("acct.blob.core.windows.net.", RecordType::A, answer);
+        assert_eq!(reply.outcome, Outcome::Chained);
+        assert_eq!(reply.rcode, ResponseCode::NoError);
+        assert!(!reply.authoritative && !reply.authentic_data);
+        assert_eq!(
+            rendered(&reply.answers),
+            [
+                "acct.blob.core.windows.net. CNAME acct.privatelink.blob.core.windows.net.",
+                "acct.privatelink.blob.core.windows.net. A 10.0.0.1",
+                "acct.privatelink.blob.core.windows.net. A 10.0.0.2",
+            ]
+        );
+        assert!(reply.authorities.is_empty());
+    }
+
+    #[test]
+    fn a_chain_that_already_stops_at_the_private_name_is_completed() {
+        // Some resolvers stop where their view ends; the private answer is added.
+        let answer = upstream(&[(
+            "acct.blob.core.windows.net.",
+            "acct.privatelink.blob.core.windows.net.",
+        )]);
+        let reply = run("acct.blob.core.windows.net.", RecordType::A, answer);
+        assert_eq!(reply.answers.len(), 3);
+    }
+
+    #[test]
+    fn unmapped_and_other_type_targets_carry_the_zone_soa() {
+        let answer = upstream(&[
+            (
+                "other.blob.core.windows.net.",
+                "other.privatelink.blob.core.windows.net.",
+            ),
+            (
+                "other.privatelink.blob.core.windows.net.",
+                "blob.ams.store.core.windows.net.",
+            ),
+            ("blob.ams.store.core.windows.net.", "20.60.0.1"),
+        ]);
+        let reply = run("other.blob.core.windows.net.", RecordType::A, answer);
+        assert_eq!(reply.rcode, ResponseCode::NXDomain);
+        assert_eq!(reply.answers.len(), 1);
+        assert_eq!(
+            rendered(&reply.authorities)[0].split(' ').nth(1),
+            Some("SOA")
+        );
+        assert_eq!(reply.authorities[0].ttl, 10);
+
+        let answer = upstream(&[(
+            "acct.blob.core.windows.net.",
+            "acct.privatelink.blob.core.windows.net.",
+        )]);
+        let reply = run("acct.blob.core.windows.net.", RecordType::AAAA, answer);
+        assert_eq!(reply.rcode, ResponseCode::NoError);
+        assert_eq!(reply.answers.len(), 1);
+        assert_eq!(reply.authorities.len(), 1);
+    }
+
+    #[test]
+    fn answers_that_never_enter_a_served_zone_are_relayed() {
+        let answer = upstream(&[
+            ("www.example.", "edge.example.net."),
+            ("edge.example.net.", "192.0.2.1"),
+        ]);
+        let reply = run("www.example.", RecordType::A, answer);
+        assert_eq!(reply.outcome, Outcome::Forwarded);
+        assert_eq!(reply.answers.len(), 2);
+    }
+
+    #[test]
+    fn zones_that_fall_back_and_cname_queries_keep_the_upstream_answer() {
+        let answer = upstream(&[
+            (
+                "kv2.vault.azure.net.",
+                "kv2.privatelink.vaultcore.azure.net.",
+            ),
+            (
+                "kv2.privatelink.vaultcore.azure.net.",
+                "data.vaultcore.azure.net.",
+            ),
+            ("data.vaultcore.azure.net.", "52.1.2.3"),
+        ]);
+        let reply = run("kv2.vault.azure.net.", RecordType::A, answer);
+        assert_eq!(reply.outcome, Outcome::Forwarded);
+        assert_eq!(reply.answers.len(), 3);
+        // But a mapped name in such a zone is still completed.
+        let answer = upstream(&[("kv.vault.azure.net.", "kv.privatelink.vaultcore.azure.net.")]);
+        let reply = run("kv.vault.azure.net.", RecordType::A, answer);
+        assert_eq!(reply.outcome, Outcome::Chained);
+        let answer = upstream(&[(
+            "acct.blob.core.windows.net.",
+            "acct.privatelink.blob.core.windows.net.",
+        )]);
+        assert_eq!(
+            run("acct.blob.core.windows.net.", RecordType::CNAME, answer).outcome,
+            Outcome::Forwarded
+        );
+    }
+
+    #[test]
+    fn synthesis_needs_a_mapped_twin() {
+        let snapshot = snapshot();
+        let reply = synthesize(
+            &name("Acct.Blob.Core.Windows.Net."),
+            "acct.blob.core.windows.net",
+            RecordType::A,
+            QueryType::A,
+            &snapshot,
+        )
+        .unwrap();
+        assert_eq!(reply.outcome, Outcome::Synthesized);
+        assert_eq!(
+            rendered(&reply.answers)[0],
+            "Acct.Blob.Core.Windows.Net. CNAME acct.privatelink.blob.core.windows.net."
+        );
+        assert_eq!(reply.answers.len(), 3);
+        let cname_only = synthesize(
+            &name("acct.blob.core.windows.net."),
+            "acct.blob.core.windows.net",
+            RecordType::CNAME,
+            QueryType::Other,
+            &snapshot,
+        )
+        .unwrap();
+        assert_eq!(cname_only.answers.len(), 1);
+        assert!(
+            synthesize(
+                &name("nope.blob.core.windows.net."),
+                "nope.blob.core.windows.net",
+                RecordType::A,
+                QueryType::A,
+                &snapshot
+            )
+            .is_none()
+        );
+        assert!(
+            synthesize(
+                &name("www.example."),
+                "www.example",
+                RecordType::A,
+                QueryType::A,
+                &snapshot
+            )
+            .is_none()
+        );
+    }
+}

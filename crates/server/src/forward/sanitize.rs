@@ -1,0 +1,168 @@
+//! Keeping only what an upstream answer may legitimately say about the
+//! question: the records of its CNAME chain, and the negative-answer proof
+//! from the zones above the chain's end. Everything else (records about
+//! unrelated names, additional-section data) is dropped before the answer
+//! is cached or relayed, so an upstream cannot plant records for names the
+//! client did not ask about.
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::{Name, RData, RecordType};
+
+/// The longest CNAME chain followed; Azure's resolver stops at about 8.
+pub const MAX_CHAIN: usize = 16;
+
+/// The names of the CNAME chain starting at `qname`, in order, as far as
+/// the answer section spells it (loops stop the walk).
+pub fn chain(qname: &Name, message: &Message) -> Vec<Name> {
+    let mut names = vec![qname.clone()];
+    while names.len() <= MAX_CHAIN {
+        let Some(current) = names.last() else { break };
+        let target = message
+            .answers
+            .iter()
+            .find_map(|record| match &record.data {
+                RData::CNAME(target) if record.name == *current => Some(target.0.clone()),
+                _ => None,
+            });
+        match target {
+            Some(target) if !names.contains(&target) => names.push(target),
+            _ => break,
+        }
+    }
+    names
+}
+
+/// Drops answer records outside the chain, authority records that are not
+/// zone data (SOA, NS, DNSSEC proofs) of a zone at or above the chain's end,
+/// and the whole additional section.
+pub fn sanitize(qname: &Name, message: &mut Message) {
+    let names = chain(qname, message);
+    message
+        .answers
+        .retain(|record| names.contains(&record.name));
+    let last = names.last().cloned().unwrap_or_else(|| qname.clone());
+    message.authorities.retain(|record| {
+        matches!(
+            record.record_type(),
+            RecordType::SOA
+                | RecordType::NS
+                | RecordType::NSEC
+                | RecordType::NSEC3
+                | RecordType::RRSIG
+                | RecordType::DS
+        ) && record.name.zone_of(&last)
+    });
+    message.additionals.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use hickory_proto::op::{MessageType, OpCode};
+    use hickory_proto::rr::Record;
+    use hickory_proto::rr::rdata::{A, CNAME, NS, SOA};
+
+    use super::*;
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    fn cname(owner: &str, target: &str) -> Record {
+        Record::from_rdata(name(owner), 60, RData::CNAME(CNAME(name(target))))
+    }
+
+    fn a(owner: &str, ip: [u8; 4]) -> Record {
+        Record::from_rdata(name(owner), 60, RData::A(A(Ipv4Addr::from(ip))))
+    }
+
+    fn soa(owner: &str) -> Record {
+        let soa = SOA::new(name("ns.example."), name("h.example."), 1, 1, 1, 1, 60);
+        Record::from_rdata(name(owner), 60, RData::SOA(soa))
+    }
+
+    fn message(
+        answers: Vec<Record>,
+        authorities: Vec<Record>,
+        additionals: Vec<Record>,
+    ) -> Message {
+        let mut message = Message::new(1, MessageType::Response, OpCode::Query);
+        message.answers = answers;
+        message.authorities = authorities;
+        message.additionals = additionals;
+        message
+    }
+
+    #[test]
+    fn the_chain_is_followed_in_order_and_loops_stop() {
+        let m = message(
+            vec![
+                cname("b.example.", "c.example."),
+                cname("a.example.", "B.example."),
+                a("c.example.", [192, 0, 2, 1]),
+            ],
+            vec![],
+            vec![],
+        );
+        assert_eq!(
+            chain(&name("A.example."), &m),
+            [name("a.example."), name("b.example."), name("c.example.")]
+        );
+        let looped = message(
+            vec![
+                cname("a.example.", "b.example."),
+                cname("b.example.", "a.example."),
+            ],
+            vec![],
+            vec![],
+        );
+        assert_eq!(chain(&name("a.example."), &looped).len(), 2);
+    }
+
+    #[test]
+    fn records_about_other_names_are_dropped() {
+        let mut m = message(
+            vec![
+                cname("www.example.", "edge.example.net."),
+                a("edge.example.net.", [192, 0, 2, 1]),
+                a("www.bank.example.", [6, 6, 6, 6]),
+            ],
+            vec![
+                Record::from_rdata(
+                    name("example.net."),
+                    60,
+                    RData::NS(NS(name("ns.example.net."))),
+                ),
+                Record::from_rdata(
+                    name("bank.example."),
+                    60,
+                    RData::NS(NS(name("ns.evil.example."))),
+                ),
+                soa("other.example."),
+            ],
+            vec![a("ns.example.net.", [192, 0, 2, 53])],
+        );
+        sanitize(&name("www.example."), &mut m);
+        assert_eq!(m.answers.len(), 2);
+        assert!(
+            m.answers
+                .iter()
+                .all(|r| r.name != name("www.bank.example."))
+        );
+        assert_eq!(
+            m.authorities.len(),
+            1,
+            "only the NS of a zone above the chain's end"
+        );
+        assert_eq!(m.authorities[0].name, name("example.net."));
+        assert!(m.additionals.is_empty());
+    }
+
+    #[test]
+    fn negative_answers_keep_their_soa() {
+        let mut m = message(vec![], vec![soa("example.")], vec![]);
+        sanitize(&name("nx.example."), &mut m);
+        assert_eq!(m.authorities.len(), 1);
+    }
+}
