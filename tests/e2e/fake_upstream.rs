@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -30,11 +30,44 @@ pub enum Behaviour {
     Garbage,
     /// Replies over UDP with TC set and no records; answers fully over TCP.
     TruncateUdp,
+    /// Answers, plus records about a name nobody asked for, in the answer
+    /// and additional sections.
+    Poison,
+}
+
+impl Behaviour {
+    const ALL: [Self; 9] = [
+        Self::Answer,
+        Self::Hang,
+        Self::ServFail,
+        Self::Refused,
+        Self::WrongId,
+        Self::WrongQuestion,
+        Self::Garbage,
+        Self::TruncateUdp,
+        Self::Poison,
+    ];
+
+    fn index(self) -> u8 {
+        Self::ALL
+            .iter()
+            .position(|b| *b == self)
+            .and_then(|i| u8::try_from(i).ok())
+            .unwrap_or(0)
+    }
+
+    fn from_index(index: u8) -> Self {
+        Self::ALL
+            .get(usize::from(index))
+            .copied()
+            .unwrap_or(Self::Answer)
+    }
 }
 
 /// A running fake upstream.
 pub struct FakeUpstream {
     pub addr: SocketAddr,
+    behaviour: Arc<AtomicU8>,
     udp_queries: Arc<AtomicUsize>,
     tcp_queries: Arc<AtomicUsize>,
     seen: Arc<Mutex<Vec<Message>>>,
@@ -86,25 +119,46 @@ impl Table {
             return response;
         };
         response.add_query(question.clone());
-        let at_name: Vec<&Record> = self
-            .records
-            .iter()
-            .filter(|r| r.name == *question.name())
-            .collect();
-        if at_name.is_empty() {
-            response.metadata.response_code = ResponseCode::NXDomain;
-            response.add_authority(fake_soa());
-            return response;
-        }
-        for record in at_name {
-            if record.record_type() == question.query_type()
-                || record.record_type() == RecordType::CNAME
-            {
-                response.add_answer(record.clone());
+        // Follow CNAMEs as a recursive resolver does: the chain, then the data.
+        let mut name = question.name().clone();
+        for _ in 0..16 {
+            let at_name: Vec<&Record> = self.records.iter().filter(|r| r.name == name).collect();
+            if at_name.is_empty() {
+                if response.answers.is_empty() || question.query_type() != RecordType::CNAME {
+                    response.metadata.response_code = ResponseCode::NXDomain;
+                    response.add_authority(fake_soa());
+                }
+                return response;
             }
-        }
-        if response.answers.is_empty() {
-            response.add_authority(fake_soa());
+            let cname = at_name.iter().find_map(|r| match &r.data {
+                RData::CNAME(target) => Some(((*r).clone(), target.0.clone())),
+                _ => None,
+            });
+            match cname {
+                Some((record, target)) => {
+                    response.add_answer(record);
+                    if question.query_type() == RecordType::CNAME {
+                        return response;
+                    }
+                    name = target;
+                }
+                None => {
+                    response.add_answers(
+                        at_name
+                            .into_iter()
+                            .filter(|r| r.record_type() == question.query_type())
+                            .cloned(),
+                    );
+                    if response
+                        .answers
+                        .iter()
+                        .all(|r| r.record_type() == RecordType::CNAME)
+                    {
+                        response.add_authority(fake_soa());
+                    }
+                    return response;
+                }
+            }
         }
         response
     }
@@ -133,6 +187,7 @@ impl FakeUpstream {
         let addr = udp.local_addr().expect("addr");
         let fake = Self {
             addr,
+            behaviour: Arc::new(AtomicU8::new(behaviour.index())),
             udp_queries: Arc::default(),
             tcp_queries: Arc::default(),
             seen: Arc::default(),
@@ -141,11 +196,12 @@ impl FakeUpstream {
         udp.set_read_timeout(Some(Duration::from_millis(50)))
             .expect("timeout");
         {
-            let (count, seen, stop, table) = (
+            let (count, seen, stop, table, mode) = (
                 fake.udp_queries.clone(),
                 fake.seen.clone(),
                 fake.stop.clone(),
                 table.clone(),
+                fake.behaviour.clone(),
             );
             thread::spawn(move || {
                 let mut buffer = vec![0u8; 65535];
@@ -158,6 +214,7 @@ impl FakeUpstream {
                     };
                     count.fetch_add(1, Ordering::SeqCst);
                     seen.lock().expect("seen").push(request.clone());
+                    let behaviour = Behaviour::from_index(mode.load(Ordering::SeqCst));
                     if let Some(reply) = misbehave(behaviour, &table, &request, true) {
                         let _ = udp.send_to(&reply, client);
                     }
@@ -165,10 +222,11 @@ impl FakeUpstream {
             });
         }
         {
-            let (count, seen, stop) = (
+            let (count, seen, stop, mode) = (
                 fake.tcp_queries.clone(),
                 fake.seen.clone(),
                 fake.stop.clone(),
+                fake.behaviour.clone(),
             );
             thread::spawn(move || {
                 for stream in tcp.incoming() {
@@ -176,8 +234,9 @@ impl FakeUpstream {
                         break;
                     }
                     let Ok(stream) = stream else { continue };
-                    let (count, seen, table) = (count.clone(), seen.clone(), table.clone());
-                    thread::spawn(move || serve_tcp(stream, behaviour, &table, &count, &seen));
+                    let (count, seen, table, mode) =
+                        (count.clone(), seen.clone(), table.clone(), mode.clone());
+                    thread::spawn(move || serve_tcp(stream, &mode, &table, &count, &seen));
                 }
             });
         }
@@ -187,6 +246,11 @@ impl FakeUpstream {
     /// A fake that answers from `table`.
     pub fn answering(table: Table) -> Self {
         Self::start(Behaviour::Answer, table)
+    }
+
+    /// Changes how the fake answers from now on.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        self.behaviour.store(behaviour.index(), Ordering::SeqCst);
     }
 
     pub fn udp_queries(&self) -> usize {
@@ -217,7 +281,7 @@ impl Drop for FakeUpstream {
 
 fn serve_tcp(
     mut stream: TcpStream,
-    behaviour: Behaviour,
+    mode: &AtomicU8,
     table: &Table,
     count: &AtomicUsize,
     seen: &Mutex<Vec<Message>>,
@@ -237,6 +301,7 @@ fn serve_tcp(
         };
         count.fetch_add(1, Ordering::SeqCst);
         seen.lock().expect("seen").push(request.clone());
+        let behaviour = Behaviour::from_index(mode.load(Ordering::SeqCst));
         if let Some(reply) = misbehave(behaviour, table, &request, false) {
             let mut framed = u16::try_from(reply.len())
                 .expect("len")
@@ -289,6 +354,15 @@ fn misbehave(
             response.metadata.truncation = true;
         }
         Behaviour::TruncateUdp => {}
+        Behaviour::Poison => {
+            let planted = Record::from_rdata(
+                Name::from_ascii("www.bank.example.").expect("name"),
+                86_400,
+                RData::A(A(Ipv4Addr::new(6, 6, 6, 6))),
+            );
+            response.add_answer(planted.clone());
+            response.add_additional(planted);
+        }
     }
     response.to_vec().ok()
 }

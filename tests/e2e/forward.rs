@@ -16,7 +16,7 @@ fn public_table() -> Table {
         .a("login.microsoftonline.com.", "20.190.128.10", 300)
         .a("host.corp.contoso.com.", "10.20.30.40", 120)
         .cname("www.example.com.", "edge.example.net.", 60)
-        .a("www.example.com.", "93.184.216.34", 60)
+        .a("edge.example.net.", "93.184.216.34", 60)
 }
 
 #[test]
@@ -36,8 +36,9 @@ fn public_names_are_relayed_with_rcode_flags_sections_and_ttls() {
         assert_eq!(a_records(&response), ["20.190.128.10"]);
         assert_eq!(response.answers[0].ttl, 300);
     }
-    assert_eq!(upstream.queries(), 2);
-    // Upstream queries are recursive, carry EDNS, and a fresh id.
+    // The second answer came from the cache.
+    assert_eq!(upstream.queries(), 1);
+    // Upstream queries are recursive and carry EDNS.
     let seen = upstream.seen();
     assert!(
         seen.iter()
@@ -244,4 +245,62 @@ fn offline_mode_serves_zones_and_rules_and_servfails_the_rest() {
     );
     assert_eq!(a_records(&host), ["10.20.30.40"]);
     assert_eq!(corp.queries(), 1);
+}
+
+#[test]
+fn a_failed_upstream_is_skipped_then_probed_back_in() {
+    let first = FakeUpstream::start(Behaviour::Hang, public_table());
+    let second = FakeUpstream::answering(public_table());
+    let server = TestServer::start(&base_config(&[first.addr, second.addr]));
+    let ask = |name: &str| client::udp(server.addr, &client::query(name, RecordType::A));
+
+    assert_eq!(
+        a_records(&ask("login.microsoftonline.com.")),
+        ["20.190.128.10"]
+    );
+    assert_eq!((first.queries(), second.queries()), (1, 1));
+    // Marked down: the next query goes straight to the second upstream.
+    let started = Instant::now();
+    assert_eq!(a_records(&ask("host.corp.contoso.com.")), ["10.20.30.40"]);
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "no time lost on the down upstream"
+    );
+    assert_eq!((first.queries(), second.queries()), (1, 2));
+
+    // The first comes back; after its back-off (1 s) it is asked first again.
+    first.set_behaviour(Behaviour::Answer);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(chain_len(&ask("www.example.com.")), 2);
+    assert_eq!((first.queries(), second.queries()), (2, 2));
+}
+
+fn chain_len(response: &hickory_proto::op::Message) -> usize {
+    response.answers.len()
+}
+
+#[test]
+fn records_about_names_nobody_asked_for_are_dropped() {
+    let upstream = FakeUpstream::start(Behaviour::Poison, public_table());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let response = client::udp(
+        server.addr,
+        &client::query("login.microsoftonline.com.", RecordType::A),
+    );
+    assert_eq!(a_records(&response), ["20.190.128.10"]);
+    assert!(response.additionals.is_empty(), "{response}");
+    // The planted record was not cached either: asked for, it comes from
+    // the (now honest) upstream, which does not know the name.
+    upstream.set_behaviour(Behaviour::Answer);
+    let planted = client::udp(
+        server.addr,
+        &client::query("www.bank.example.", RecordType::A),
+    );
+    assert_eq!(planted.metadata.response_code, ResponseCode::NXDomain);
+    assert!(a_records(&planted).is_empty());
+    assert_eq!(
+        upstream.queries(),
+        2,
+        "the planted name had to be asked for"
+    );
 }

@@ -15,6 +15,10 @@ mod fake_upstream;
 /// Starting the binary and waiting for its `listening` lines.
 mod harness;
 
+/// The answer cache: hits, TTLs, negative answers, serve-stale.
+mod cache;
+/// Public → privatelink CNAME chains completed locally; offline synthesis.
+mod chain;
 /// `check`, `records`, `serve` exit codes and signals.
 mod cli;
 /// The shipped example configuration.

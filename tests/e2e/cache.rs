@@ -1,0 +1,127 @@
+//! The answer cache: hits, TTL decrement, negative caching, serve-stale.
+
+use std::thread;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, ResponseCode};
+use hickory_proto::rr::{RData, RecordType};
+
+use crate::base_config;
+use crate::client::{self, a_records};
+use crate::fake_upstream::{Behaviour, FakeUpstream, Table};
+use crate::harness::TestServer;
+
+fn table() -> Table {
+    Table::new()
+        .a("login.microsoftonline.com.", "20.190.128.10", 300)
+        .a("short.example.com.", "192.0.2.7", 1)
+}
+
+#[test]
+fn a_cached_answer_is_not_asked_again_and_its_ttl_counts_down() {
+    let upstream = FakeUpstream::answering(table());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let query = || client::query("login.microsoftonline.com.", RecordType::A);
+    let first = client::udp(server.addr, &query());
+    assert_eq!(first.answers[0].ttl, 300);
+    assert_eq!(upstream.queries(), 1);
+    // TTLs are whole seconds: let one pass.
+    thread::sleep(Duration::from_millis(1100));
+    let second = client::udp(server.addr, &query());
+    assert_eq!(a_records(&second), ["20.190.128.10"]);
+    assert!(
+        second.answers[0].ttl < 300 && second.answers[0].ttl >= 290,
+        "ttl {}",
+        second.answers[0].ttl
+    );
+    // Case does not matter for the cache; TCP shares it.
+    let shouted = client::tcp(
+        server.addr,
+        &client::query("LOGIN.microsoftonline.com.", RecordType::A),
+    );
+    assert_eq!(a_records(&shouted), ["20.190.128.10"]);
+    assert_eq!(upstream.queries(), 1, "answered from the cache");
+}
+
+#[test]
+fn negative_answers_are_cached_for_the_soa_minimum() {
+    let upstream = FakeUpstream::answering(table());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    for _ in 0..3 {
+        let response = client::udp(
+            server.addr,
+            &client::query("nosuch.example.", RecordType::A),
+        );
+        assert_eq!(response.metadata.response_code, ResponseCode::NXDomain);
+        assert!(matches!(response.authorities[0].data, RData::SOA(_)));
+        assert!(response.authorities[0].ttl <= 300);
+    }
+    assert_eq!(upstream.queries(), 1);
+}
+
+#[test]
+fn the_do_bit_is_part_of_the_cache_key() {
+    let upstream = FakeUpstream::answering(table());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    client::udp(
+        server.addr,
+        &client::query("login.microsoftonline.com.", RecordType::A),
+    );
+    let mut with_do = client::query("login.microsoftonline.com.", RecordType::A);
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    edns.set_dnssec_ok(true);
+    with_do.set_edns(edns);
+    client::udp(server.addr, &with_do);
+    assert_eq!(upstream.queries(), 2);
+    assert!(
+        upstream.seen()[1]
+            .edns
+            .as_ref()
+            .is_some_and(|e| e.flags().dnssec_ok),
+        "DO passed upstream"
+    );
+}
+
+#[test]
+fn a_stale_answer_is_served_when_the_upstream_dies() {
+    let upstream = FakeUpstream::answering(table());
+    let config = base_config(&[upstream.addr]).replace("timeout_ms = 2000", "timeout_ms = 400");
+    let server = TestServer::start(&config);
+    let fresh = client::udp(
+        server.addr,
+        &client::query("short.example.com.", RecordType::A),
+    );
+    assert_eq!(fresh.answers[0].ttl, 1);
+    upstream.set_behaviour(Behaviour::Hang);
+    // Let the one-second TTL run out.
+    thread::sleep(Duration::from_millis(1100));
+    let stale = client::udp(
+        server.addr,
+        &client::query("short.example.com.", RecordType::A),
+    );
+    assert_eq!(stale.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(a_records(&stale), ["192.0.2.7"]);
+    assert_eq!(stale.answers[0].ttl, 30, "RFC 8767 stale TTL");
+    // Nothing cached, nothing stale: SERVFAIL.
+    let never_seen = client::udp(
+        server.addr,
+        &client::query("login.microsoftonline.com.", RecordType::A),
+    );
+    assert_eq!(never_seen.metadata.response_code, ResponseCode::ServFail);
+}
+
+#[test]
+fn cache_mb_zero_turns_the_cache_off() {
+    let upstream = FakeUpstream::answering(table());
+    let config = base_config(&[upstream.addr])
+        .replace("timeout_ms = 2000", "timeout_ms = 2000\ncache_mb = 0");
+    let server = TestServer::start(&config);
+    for _ in 0..3 {
+        client::udp(
+            server.addr,
+            &client::query("login.microsoftonline.com.", RecordType::A),
+        );
+    }
+    assert_eq!(upstream.queries(), 3);
+}
