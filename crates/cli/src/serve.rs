@@ -39,13 +39,20 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
         Err(LoadFailure::Invalid { .. }) => return EXIT_INVALID,
     };
     let server_settings = loaded.settings.server.clone();
+    let forward = &loaded.settings.forward;
     let startup = StartupSettings {
         listen: listen_override
             .is_empty()
             .then(|| server_settings.listen.clone()),
         http: server_settings.http,
         watch: server_settings.watch,
+        cache_mb: forward.cache_mb,
+        stale_max: forward.stale_max,
     };
+    let forwarder = Arc::new(Forwarder::new(
+        forward.cache_mb.saturating_mul(1 << 20),
+        forward.stale_max,
+    ));
     let listen = if listen_override.is_empty() {
         server_settings.listen.clone()
     } else {
@@ -117,7 +124,7 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
     };
 
     let addresses: Vec<SocketAddr> = sockets.iter().map(|b| b.address).collect();
-    let mut server = listen::serve(Handler::new(store, Forwarder::new()), sockets);
+    let mut server = listen::serve(Handler::new(store, forwarder.clone()), sockets);
     for address in &addresses {
         info!(transport = %"udp", %address, "listening");
         info!(transport = %"tcp", %address, "listening");
@@ -139,6 +146,7 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
         return EXIT_IO;
     }
     info!("shutting down");
+    forwarder.log_statistics();
     match tokio::time::timeout(SHUTDOWN_GRACE, server.shutdown_gracefully()).await {
         Ok(Ok(())) => EXIT_OK,
         Ok(Err(error)) => {

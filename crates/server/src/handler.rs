@@ -22,11 +22,12 @@ use crate::store::{MappingStore, Snapshot};
 #[derive(Debug)]
 pub struct Handler {
     store: Arc<MappingStore>,
-    forwarder: Forwarder,
+    forwarder: Arc<Forwarder>,
 }
 
 impl Handler {
-    pub fn new(store: Arc<MappingStore>, forwarder: Forwarder) -> Self {
+    /// The forwarder is shared so that its statistics can be read elsewhere.
+    pub fn new(store: Arc<MappingStore>, forwarder: Arc<Forwarder>) -> Self {
         Self { store, forwarder }
     }
 

@@ -97,6 +97,20 @@ impl Forwarder {
         &self.pool
     }
 
+    /// Logs the forwarding counters (at shutdown, until metrics exist).
+    pub fn log_statistics(&self) {
+        let stats = &self.cache.stats;
+        tracing::info!(
+            cache_hits = stats.hits.load(Ordering::Relaxed),
+            cache_misses = stats.misses.load(Ordering::Relaxed),
+            cache_entries = self.cache.len(),
+            stale_served = stats.stale_served.load(Ordering::Relaxed),
+            upstream_queries = self.stats.upstream_queries.load(Ordering::Relaxed),
+            discarded = self.stats.discarded.load(Ordering::Relaxed),
+            "forwarding statistics"
+        );
+    }
+
     /// Answers `question` from the cache or from `upstreams` within `budget`.
     pub async fn resolve(
         &self,
