@@ -125,3 +125,25 @@ fn cache_mb_zero_turns_the_cache_off() {
     }
     assert_eq!(upstream.queries(), 3);
 }
+
+#[test]
+fn identical_questions_in_flight_together_cost_one_upstream_query() {
+    let upstream = FakeUpstream::answering(table());
+    upstream.set_delay(Duration::from_millis(300));
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let addr = server.addr;
+    let clients: Vec<_> = (0..10)
+        .map(|_| {
+            thread::spawn(move || {
+                client::udp(
+                    addr,
+                    &client::query("login.microsoftonline.com.", RecordType::A),
+                )
+            })
+        })
+        .collect();
+    for client in clients {
+        assert_eq!(a_records(&client.join().unwrap()), ["20.190.128.10"]);
+    }
+    assert_eq!(upstream.queries(), 1, "the other nine waited for the first");
+}

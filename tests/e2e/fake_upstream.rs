@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -68,6 +68,8 @@ impl Behaviour {
 pub struct FakeUpstream {
     pub addr: SocketAddr,
     behaviour: Arc<AtomicU8>,
+    /// How long UDP answers are held back, in milliseconds.
+    delay_ms: Arc<AtomicU64>,
     udp_queries: Arc<AtomicUsize>,
     tcp_queries: Arc<AtomicUsize>,
     seen: Arc<Mutex<Vec<Message>>>,
@@ -188,6 +190,7 @@ impl FakeUpstream {
         let fake = Self {
             addr,
             behaviour: Arc::new(AtomicU8::new(behaviour.index())),
+            delay_ms: Arc::default(),
             udp_queries: Arc::default(),
             tcp_queries: Arc::default(),
             seen: Arc::default(),
@@ -196,12 +199,13 @@ impl FakeUpstream {
         udp.set_read_timeout(Some(Duration::from_millis(50)))
             .expect("timeout");
         {
-            let (count, seen, stop, table, mode) = (
+            let (count, seen, stop, table, mode, delay) = (
                 fake.udp_queries.clone(),
                 fake.seen.clone(),
                 fake.stop.clone(),
                 table.clone(),
                 fake.behaviour.clone(),
+                fake.delay_ms.clone(),
             );
             thread::spawn(move || {
                 let mut buffer = vec![0u8; 65535];
@@ -216,7 +220,18 @@ impl FakeUpstream {
                     seen.lock().expect("seen").push(request.clone());
                     let behaviour = Behaviour::from_index(mode.load(Ordering::SeqCst));
                     if let Some(reply) = misbehave(behaviour, &table, &request, true) {
-                        let _ = udp.send_to(&reply, client);
+                        let delay = Duration::from_millis(delay.load(Ordering::SeqCst));
+                        match udp.try_clone() {
+                            Ok(socket) if !delay.is_zero() => {
+                                thread::spawn(move || {
+                                    thread::sleep(delay);
+                                    let _ = socket.send_to(&reply, client);
+                                });
+                            }
+                            _ => {
+                                let _ = udp.send_to(&reply, client);
+                            }
+                        }
                     }
                 }
             });
@@ -251,6 +266,14 @@ impl FakeUpstream {
     /// Changes how the fake answers from now on.
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         self.behaviour.store(behaviour.index(), Ordering::SeqCst);
+    }
+
+    /// Holds UDP answers back by `delay` from now on.
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(
+            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     pub fn udp_queries(&self) -> usize {

@@ -12,6 +12,7 @@
 
 mod cache;
 mod exchange;
+mod inflight;
 mod pool;
 mod sanitize;
 
@@ -26,6 +27,7 @@ use tracing::debug;
 pub use cache::{AnswerCache, CacheKey, CacheStats, MAX_TTL, STALE_TTL};
 pub use exchange::ExchangeError;
 use exchange::{UpstreamQuery, exchange};
+use inflight::{Flight, InFlight};
 pub use pool::{BACKOFF_BASE, BACKOFF_MAX, LATENCY_BAND, UpstreamPool};
 pub use sanitize::{MAX_CHAIN, chain, sanitize};
 
@@ -68,6 +70,8 @@ pub struct ForwardStats {
     pub upstream_queries: AtomicU64,
     /// Datagrams discarded because their id, question or content did not match.
     pub discarded: AtomicU64,
+    /// Queries answered by waiting for an identical one already upstream.
+    pub coalesced: AtomicU64,
 }
 
 /// Sends queries upstream, remembers upstream health and caches answers.
@@ -75,6 +79,7 @@ pub struct ForwardStats {
 pub struct Forwarder {
     pool: UpstreamPool,
     cache: AnswerCache,
+    inflight: InFlight,
     pub stats: ForwardStats,
 }
 
@@ -85,6 +90,7 @@ impl Forwarder {
         Self {
             pool: UpstreamPool::new(),
             cache: AnswerCache::new(cache_bytes, stale_max),
+            inflight: InFlight::default(),
             stats: ForwardStats::default(),
         }
     }
@@ -107,11 +113,16 @@ impl Forwarder {
             stale_served = stats.stale_served.load(Ordering::Relaxed),
             upstream_queries = self.stats.upstream_queries.load(Ordering::Relaxed),
             discarded = self.stats.discarded.load(Ordering::Relaxed),
+            coalesced = self.stats.coalesced.load(Ordering::Relaxed),
             "forwarding statistics"
         );
     }
 
     /// Answers `question` from the cache or from `upstreams` within `budget`.
+    ///
+    /// Identical questions (same cache key) that arrive while one is already
+    /// upstream wait for its answer instead of asking again, so a popular
+    /// name expiring under load costs one upstream query, not hundreds.
     pub async fn resolve(
         &self,
         upstreams: &[SocketAddr],
@@ -132,12 +143,31 @@ impl Forwarder {
         if upstreams.is_empty() {
             return Err(ForwardError::NoUpstreams);
         }
-        match self.ask_upstreams(upstreams, question, flags, budget).await {
-            Ok(mut answer) => {
-                sanitize(question.name(), &mut answer);
-                self.cache.insert(key, &answer, std::time::Instant::now());
-                Ok(Answer::Upstream(answer))
+        let outcome = match self.inflight.join(&key) {
+            Flight::Leader(leader) => {
+                let outcome = match self.ask_upstreams(upstreams, question, flags, budget).await {
+                    Ok(mut answer) => {
+                        sanitize(question.name(), &mut answer);
+                        self.cache
+                            .insert(key.clone(), &answer, std::time::Instant::now());
+                        Ok(answer)
+                    }
+                    Err(reason) => Err(reason),
+                };
+                leader.finish(outcome.clone());
+                outcome
             }
+            Flight::Follower(follower) => match tokio::time::timeout(budget, follower.wait()).await
+            {
+                Ok(Some(outcome)) => {
+                    self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+                    outcome
+                }
+                Ok(None) | Err(_) => Err("the query this one waited for did not finish".to_owned()),
+            },
+        };
+        match outcome {
+            Ok(answer) => Ok(Answer::Upstream(answer)),
             Err(reason) => Err(ForwardError::Exhausted {
                 reason,
                 stale: self
