@@ -2,6 +2,7 @@
 //! replaced, broken files never replace a good mapping, and a reload storm
 //! under load loses no query and never mixes two mappings in one answer.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -322,4 +323,30 @@ fn storm_client(
         answered += 1;
     }
     (answered, from_a, from_b)
+}
+
+#[test]
+fn forward_rules_reload_with_the_mapping() {
+    use crate::fake_upstream::{FakeUpstream, Table};
+    let old = FakeUpstream::answering(Table::new().a("host.corp.contoso.com.", "10.20.0.1", 0));
+    let new = FakeUpstream::answering(Table::new().a("host.corp.contoso.com.", "10.20.0.2", 0));
+    let with_rule = |upstream: SocketAddr| {
+        format!(
+            "{}\n[[forward.rule]]\nsuffix = \"corp.contoso.com\"\nupstreams = [\"{upstream}\"]\n",
+            base_config(&[])
+        )
+    };
+    let server = TestServer::start(&with_rule(old.addr));
+    let host = || {
+        a_records(&client::udp(
+            server.addr,
+            &client::query("host.corp.contoso.com.", RecordType::A),
+        ))
+    };
+    assert_eq!(host(), ["10.20.0.1"]);
+    std::fs::write(server.config(), with_rule(new.addr)).unwrap();
+    server.wait_for_log("mapping reloaded", RELOAD_DEADLINE);
+    // TTL 0: not cached, so the next answer shows which upstream was asked.
+    assert_eq!(host(), ["10.20.0.2"]);
+    assert_eq!((old.queries(), new.queries()), (1, 1));
 }
