@@ -23,7 +23,7 @@ pub(crate) fn build(spec: &FileSpec, report: &mut Report) -> Mapping {
     let mut placed: Vec<(&RecordDecl, DomainName)> = Vec::new();
     let mut first_seen: HashMap<&DomainName, &RecordDecl> = HashMap::new();
     for record in &spec.records {
-        check_addresses(record, report);
+        check_addresses(record, &spec.settings.server.subnets, report);
         let Some(zone) = zone_of(record, &declared, report) else {
             continue;
         };
@@ -203,7 +203,7 @@ fn list(addrs: &[IpAddr]) -> String {
 }
 
 /// Private endpoints get addresses from a VNet; anything else is suspicious.
-fn check_addresses(record: &RecordDecl, report: &mut Report) {
+fn check_addresses(record: &RecordDecl, subnets: &[ipnet::IpNet], report: &mut Report) {
     for addr in &record.addrs {
         if !is_private(addr) {
             report.warning(
@@ -211,6 +211,14 @@ fn check_addresses(record: &RecordDecl, report: &mut Report) {
                 &record.field,
                 format!("{addr} is not a private address"),
                 Some("private endpoints take addresses from the VNet's private ranges".into()),
+            );
+        } else if !subnets.is_empty() && !subnets.iter().any(|net| net.contains(addr)) {
+            let listed: Vec<String> = subnets.iter().map(ToString::to_string).collect();
+            report.warning(
+                record.line,
+                &record.field,
+                format!("{addr} is outside server.subnets ({})", listed.join(", ")),
+                Some("a private endpoint's address comes from its subnet; check for a typo or add the subnet".into()),
             );
         }
     }

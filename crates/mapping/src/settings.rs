@@ -28,6 +28,13 @@ pub struct ServerSettings {
     pub watch: bool,
     /// Metrics and health endpoint.
     pub http: Option<SocketAddr>,
+    /// One log event per response.
+    pub query_log: bool,
+    /// `/readyz` reports not ready while the last reload failed.
+    pub strict_readiness: bool,
+    /// The VNet subnets private endpoints live in; `check` warns about
+    /// addresses outside them. Empty: no such check.
+    pub subnets: Vec<IpNet>,
 }
 
 /// `[forward]`: where names that are not served go.
@@ -146,6 +153,9 @@ impl Default for Settings {
                 hostname: DomainName::from_trusted(DEFAULT_HOSTNAME),
                 watch: true,
                 http: None,
+                query_log: false,
+                strict_readiness: false,
+                subnets: Vec::new(),
             },
             forward: ForwardSettings {
                 upstreams: vec![AZURE_RESOLVER],

@@ -67,7 +67,16 @@ pub(crate) const SYNTAX_FIELD: &str = "syntax";
 const NAME_HINT: &str = "names are labels of letters, digits, '-' and '_', separated by dots";
 
 const TOP_KEYS: &[&str] = &["server", "forward", "zones", "zone", "vault", "records"];
-const SERVER_KEYS: &[&str] = &["listen", "allow", "hostname", "watch", "http"];
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "allow",
+    "hostname",
+    "watch",
+    "http",
+    "query_log",
+    "strict_readiness",
+    "subnets",
+];
 const FORWARD_KEYS: &[&str] = &["upstreams", "timeout_ms", "stale_max_s", "cache_mb", "rule"];
 const RULE_KEYS: &[&str] = &["suffix", "upstreams"];
 const ZONES_KEYS: &[&str] = &["ttl", "fallback"];
@@ -142,24 +151,7 @@ fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settin
         server.listen = socket_addrs(reader, value, "server.listen", None);
     }
     if let Some(value) = table.get("allow") {
-        server.allow = reader
-            .string_list(value, "server.allow")
-            .into_iter()
-            .filter_map(|(text, span, field)| {
-                let parsed = text
-                    .parse::<IpNet>()
-                    .or_else(|_| text.parse::<IpAddr>().map(IpNet::from));
-                if parsed.is_err() {
-                    reader.error(
-                        span,
-                        &field,
-                        format!("\"{text}\" is not a network"),
-                        Some("use CIDR notation such as 10.0.0.0/8 or fc00::/7".into()),
-                    );
-                }
-                parsed.ok()
-            })
-            .collect();
+        server.allow = networks(reader, value, "server.allow");
         let everyone = server.allow.iter().any(|net| net.prefix_len() == 0);
         if everyone {
             let line = reader.line(value.span());
@@ -186,6 +178,41 @@ fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settin
             .first()
             .copied();
     }
+    if let Some(value) = table.get("query_log")
+        && let Some(on) = reader.boolean(value, "server.query_log")
+    {
+        server.query_log = on;
+    }
+    if let Some(value) = table.get("strict_readiness")
+        && let Some(strict) = reader.boolean(value, "server.strict_readiness")
+    {
+        server.strict_readiness = strict;
+    }
+    if let Some(value) = table.get("subnets") {
+        server.subnets = networks(reader, value, "server.subnets");
+    }
+}
+
+/// Networks in CIDR notation; a bare address is a host network.
+fn networks(reader: &mut Reader<'_>, value: &Value<'_>, field: &str) -> Vec<IpNet> {
+    reader
+        .string_list(value, field)
+        .into_iter()
+        .filter_map(|(text, span, item_field)| {
+            let parsed = text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from));
+            if parsed.is_err() {
+                reader.error(
+                    span,
+                    &item_field,
+                    format!("\"{text}\" is not a network"),
+                    Some("use CIDR notation such as 10.0.0.0/8 or fc00::/7".into()),
+                );
+            }
+            parsed.ok()
+        })
+        .collect()
 }
 
 fn read_forward(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settings) {
