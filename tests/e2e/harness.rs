@@ -48,7 +48,7 @@ impl TestServer {
             .arg("--config")
             .arg(&config_path)
             .args(extra_args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,hickory_server=warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -97,6 +97,27 @@ impl TestServer {
         }
         assert_eq!(udp, tcp, "UDP and TCP must share the address");
         udp.expect("udp address")
+    }
+
+    /// The address of the HTTP endpoint, once it is listening.
+    pub fn http_addr(&self) -> SocketAddr {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self.log().into_iter().find_map(|line| {
+                (line.contains("listening") && field(&line, "transport") == Some("http"))
+                    .then(|| field(&line, "address").and_then(|a| a.parse().ok()))
+                    .flatten()
+            });
+            if let Some(address) = found {
+                return address;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero() && self.lines.recv_timeout(left).is_ok(),
+                "no HTTP listening line; log:\n{}",
+                self.log().join("\n")
+            );
+        }
     }
 
     /// Every log line so far.
@@ -179,13 +200,43 @@ impl Drop for TestServer {
     }
 }
 
-/// The value of `key=value` in a log line.
+/// The value of `key=value` (text logs) or `"key":"value"` (JSON logs) in a log line.
 fn field<'l>(line: &'l str, key: &str) -> Option<&'l str> {
+    if let Some(start) = line.find(&format!("\"{key}\":\"")) {
+        let rest = &line[start + key.len() + 4..];
+        return rest.split('"').next();
+    }
     let start = line.find(&format!("{key}="))? + key.len() + 1;
     line[start..]
         .split_whitespace()
         .next()
         .map(|v| v.trim_matches('"'))
+}
+
+/// A plain HTTP/1.1 GET; returns the status code and the body.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
 
 /// Runs the binary to completion; returns (exit code, stdout, stderr).

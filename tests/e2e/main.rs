@@ -29,6 +29,8 @@ mod forward;
 mod malformed;
 /// Authoritative answers for served zones (design §2, first rows).
 mod mapped;
+/// Metrics, readiness and the query log.
+mod operations;
 /// UDP and TCP, EDNS, truncation, header checks, allow-list.
 mod protocol;
 /// Hot reload: triggers, broken files, the reload storm.

@@ -6,10 +6,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use privatelink_server::health::Health;
+use privatelink_server::http::{self, HttpApp};
 use privatelink_server::listen::{self, Bound};
+use privatelink_server::metrics::{Metrics, StateCollector};
 use privatelink_server::reload::{LoadFailure, Reloader, StartupSettings, Trigger, load_logged};
 use privatelink_server::watch::FileWatcher;
 use privatelink_server::{Forwarder, Handler, MappingStore, Snapshot};
+use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{error, info, warn};
 
@@ -49,9 +53,11 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
         cache_mb: forward.cache_mb,
         stale_max: forward.stale_max,
     };
+    let metrics = Arc::new(Metrics::new());
     let forwarder = Arc::new(Forwarder::new(
         forward.cache_mb.saturating_mul(1 << 20),
         forward.stale_max,
+        metrics.clone(),
     ));
     let listen = if listen_override.is_empty() {
         server_settings.listen.clone()
@@ -96,6 +102,21 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
         }
     }
 
+    let health = Arc::new(Health::new(
+        reloader.clone(),
+        server_settings.strict_readiness,
+    ));
+    let http_listener = match server_settings.http {
+        Some(address) => match TcpListener::bind(address).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                error!(%address, %error, "cannot listen for HTTP");
+                return EXIT_IO;
+            }
+        },
+        None => None,
+    };
+
     // Signal handlers and the watcher exist before the server says it is
     // ready: a SIGHUP or an edit right after the `listening` line must
     // reload, not kill the process or go unnoticed.
@@ -124,10 +145,28 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
     };
 
     let addresses: Vec<SocketAddr> = sockets.iter().map(|b| b.address).collect();
-    let mut server = listen::serve(Handler::new(store, forwarder.clone()), sockets);
+    let handler = Handler::new(store.clone(), forwarder.clone(), metrics.clone());
+    let mut server = listen::serve(handler, sockets);
+    health.set_listening();
     for address in &addresses {
         info!(transport = %"udp", %address, "listening");
         info!(transport = %"tcp", %address, "listening");
+    }
+    if let Some(listener) = http_listener {
+        let state = StateCollector {
+            store,
+            forwarder: forwarder.clone(),
+            reloader: reloader.clone(),
+            health: health.clone(),
+        };
+        let app = Arc::new(HttpApp {
+            registry: metrics.registry(state),
+            health,
+        });
+        if let Ok(address) = listener.local_addr() {
+            info!(transport = %"http", %address, "listening");
+        }
+        tokio::spawn(http::serve(listener, app));
     }
 
     let stopped_by_itself = tokio::select! {

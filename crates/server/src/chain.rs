@@ -10,6 +10,8 @@
 //! the zone's SOA. A zone whose fallback is `forward` leaves the public
 //! answer alone, as Azure's NxDomainRedirect does.
 
+use std::net::SocketAddr;
+
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -21,6 +23,18 @@ use crate::handler::lookup_key;
 use crate::reply::{Outcome, Reply};
 use crate::store::Snapshot;
 
+/// The client's question, as chain completion and synthesis need it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asked<'a> {
+    /// The name as the client wrote it.
+    pub(crate) name: &'a Name,
+    pub(crate) rtype: RecordType,
+    /// The same type in the mapping's terms.
+    pub(crate) mapped: QueryType,
+    /// The client asked for DNSSEC (DO) or set AD: an upstream AD may be relayed.
+    pub(crate) wants_ad: bool,
+}
+
 /// Whether a question's answer follows CNAMEs at all: a query for the CNAME
 /// itself, or for ANY, is answered as the upstream gave it.
 fn follows_cnames(qtype: RecordType) -> bool {
@@ -31,19 +45,17 @@ fn follows_cnames(qtype: RecordType) -> bool {
 /// or, when its chain enters a served zone, the chain up to there plus the
 /// local answer. `outcome` says where the answer came from (forwarded, cached, stale).
 pub(crate) fn complete(
-    qname: &Name,
-    qtype: RecordType,
-    mapped_type: QueryType,
+    asked: &Asked<'_>,
     answer: Message,
     snapshot: &Snapshot,
     outcome: Outcome,
-    client_wants_ad: bool,
+    upstream: Option<SocketAddr>,
 ) -> Reply {
-    if follows_cnames(qtype) {
-        let names = chain(qname, &answer);
+    if follows_cnames(asked.rtype) {
+        let names = chain(asked.name, &answer);
         for (position, name) in names.iter().enumerate().skip(1) {
             let key = lookup_key(name);
-            let lookup = snapshot.mapping.lookup(&key, mapped_type);
+            let lookup = snapshot.mapping.lookup(&key, asked.mapped);
             let zone = match lookup {
                 Lookup::NotServed => continue,
                 // The zone resolves unmapped names publicly: keep the upstream's answer.
@@ -72,25 +84,20 @@ pub(crate) fn complete(
                 answers,
                 authorities: local.authorities,
                 additionals: Vec::new(),
+                upstream,
             };
         }
     }
-    Reply::relayed(answer, client_wants_ad, outcome)
+    Reply::relayed(answer, asked.wants_ad, outcome, upstream)
 }
 
 /// For a public name whose private twin is mapped (`acct.blob.core.windows.net`
 /// → `acct.privatelink.blob.core.windows.net`), the answer Azure would give:
 /// CNAME to the twin plus the twin's local answer. `None` when the name has
 /// no mapped twin.
-pub(crate) fn synthesize(
-    qname: &Name,
-    key: &str,
-    qtype: RecordType,
-    mapped_type: QueryType,
-    snapshot: &Snapshot,
-) -> Option<Reply> {
+pub(crate) fn synthesize(asked: &Asked<'_>, key: &str, snapshot: &Snapshot) -> Option<Reply> {
     let (twin, zone) = snapshot.mapping.private_twin(key)?;
-    let lookup = snapshot.mapping.lookup(&twin, mapped_type);
+    let lookup = snapshot.mapping.lookup(&twin, asked.mapped);
     let mapped = match lookup {
         Lookup::Answer { records, .. } => records.origin.is_some(),
         Lookup::NoData { origin, .. } => origin.is_some(),
@@ -101,11 +108,11 @@ pub(crate) fn synthesize(
     }
     let twin_name = Name::from_ascii(format!("{twin}.")).ok()?;
     let cname = Record::from_rdata(
-        qname.clone(),
+        asked.name.clone(),
         zone.ttl,
         RData::CNAME(CNAME(twin_name.clone())),
     );
-    let (rcode, answers, authorities) = if follows_cnames(qtype) {
+    let (rcode, answers, authorities) = if follows_cnames(asked.rtype) {
         let local = answer::authoritative(&lookup, &twin_name, snapshot.zone_records(zone)?);
         let mut answers = vec![cname];
         answers.extend(local.answers);
@@ -122,6 +129,7 @@ pub(crate) fn synthesize(
         answers,
         authorities,
         additionals: Vec::new(),
+        upstream: None,
     })
 }
 
@@ -173,15 +181,14 @@ fallback = "forward"
             RecordType::AAAA => QueryType::Aaaa,
             _ => QueryType::Other,
         };
-        complete(
-            &name(qname),
-            qtype,
+        let qname = name(qname);
+        let asked = Asked {
+            name: &qname,
+            rtype: qtype,
             mapped,
-            answer,
-            &snapshot(),
-            Outcome::Forwarded,
-            false,
-        )
+            wants_ad: false,
+        };
+        complete(&asked, answer, &snapshot(), Outcome::Forwarded, None)
     }
 
     fn rendered(records: &[Record]) -> Vec<String> {
@@ -306,48 +313,32 @@ fallback = "forward"
     #[test]
     fn synthesis_needs_a_mapped_twin() {
         let snapshot = snapshot();
-        let reply = synthesize(
-            &name("Acct.Blob.Core.Windows.Net."),
-            "acct.blob.core.windows.net",
-            RecordType::A,
-            QueryType::A,
-            &snapshot,
-        )
-        .unwrap();
+        let synth = |qname: &str, rtype: RecordType, mapped: QueryType| {
+            let qname = name(qname);
+            let key = qname.to_ascii().trim_end_matches('.').to_ascii_lowercase();
+            let asked = Asked {
+                name: &qname,
+                rtype,
+                mapped,
+                wants_ad: false,
+            };
+            synthesize(&asked, &key, &snapshot)
+        };
+        let reply = synth("Acct.Blob.Core.Windows.Net.", RecordType::A, QueryType::A).unwrap();
         assert_eq!(reply.outcome, Outcome::Synthesized);
         assert_eq!(
             rendered(&reply.answers)[0],
             "Acct.Blob.Core.Windows.Net. CNAME acct.privatelink.blob.core.windows.net."
         );
         assert_eq!(reply.answers.len(), 3);
-        let cname_only = synthesize(
-            &name("acct.blob.core.windows.net."),
-            "acct.blob.core.windows.net",
+        let cname_only = synth(
+            "acct.blob.core.windows.net.",
             RecordType::CNAME,
             QueryType::Other,
-            &snapshot,
         )
         .unwrap();
         assert_eq!(cname_only.answers.len(), 1);
-        assert!(
-            synthesize(
-                &name("nope.blob.core.windows.net."),
-                "nope.blob.core.windows.net",
-                RecordType::A,
-                QueryType::A,
-                &snapshot
-            )
-            .is_none()
-        );
-        assert!(
-            synthesize(
-                &name("www.example."),
-                "www.example",
-                RecordType::A,
-                QueryType::A,
-                &snapshot
-            )
-            .is_none()
-        );
+        assert!(synth("nope.blob.core.windows.net.", RecordType::A, QueryType::A).is_none());
+        assert!(synth("www.example.", RecordType::A, QueryType::A).is_none());
     }
 }

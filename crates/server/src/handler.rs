@@ -3,6 +3,7 @@
 //! ones, responses dropped) and hands it here.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use hickory_proto::op::{OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
@@ -12,9 +13,11 @@ use privatelink_mapping::{Lookup, QueryType};
 use tracing::{debug, warn};
 
 use crate::answer;
-use crate::chain;
+use crate::chain::{self, Asked};
 use crate::edns::ClientEdns;
 use crate::forward::{Answer, ForwardError, ForwardFlags, Forwarder};
+use crate::metrics::Metrics;
+use crate::querylog::Observed;
 use crate::reply::{self, Outcome, Reply};
 use crate::store::{MappingStore, Snapshot};
 
@@ -23,12 +26,17 @@ use crate::store::{MappingStore, Snapshot};
 pub struct Handler {
     store: Arc<MappingStore>,
     forwarder: Arc<Forwarder>,
+    metrics: Arc<Metrics>,
 }
 
 impl Handler {
     /// The forwarder is shared so that its statistics can be read elsewhere.
-    pub fn new(store: Arc<MappingStore>, forwarder: Arc<Forwarder>) -> Self {
-        Self { store, forwarder }
+    pub fn new(store: Arc<MappingStore>, forwarder: Arc<Forwarder>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            store,
+            forwarder,
+            metrics,
+        }
     }
 
     /// Decides the reply to one request, using one snapshot throughout.
@@ -84,53 +92,59 @@ impl Handler {
     /// Forwards a name no served zone answers for: from the cache or the
     /// upstreams, chain completed; when that fails, the synthesised public
     /// twin, else a stale answer, else SERVFAIL.
+    /// Forwards a name no served zone answers for: from the cache or the
+    /// upstreams, chain completed; when that fails, the synthesised public
+    /// twin, else a stale answer, else SERVFAIL.
     async fn forward(
         &self,
         request: &Request,
         snapshot: &Snapshot,
         client: &ClientEdns,
         key: &str,
-        mapped_type: QueryType,
+        mapped: QueryType,
     ) -> Reply {
         let Some(query) = request.queries.queries().first() else {
             return Reply::error(Outcome::FormErr, ResponseCode::FormErr);
         };
         let question = query.original();
-        let (qname, rtype) = (question.name(), question.query_type());
-        let route = snapshot.forward.route(key);
+        let asked = Asked {
+            name: question.name(),
+            rtype: question.query_type(),
+            mapped,
+            wants_ad: client.dnssec_ok || request.metadata.authentic_data,
+        };
         let flags = ForwardFlags {
             dnssec_ok: client.dnssec_ok,
             checking_disabled: request.metadata.checking_disabled,
         };
-        let wants_ad = client.dnssec_ok || request.metadata.authentic_data;
-        let complete = |answer, outcome| {
-            chain::complete(
-                qname,
-                rtype,
-                mapped_type,
-                answer,
-                snapshot,
-                outcome,
-                wants_ad,
-            )
-        };
+        let route = snapshot.forward.route(key);
         let error = match self
             .forwarder
             .resolve(route.upstreams, question, flags, snapshot.forward.timeout)
             .await
         {
-            Ok(Answer::Upstream(answer)) => return complete(answer, Outcome::Forwarded),
-            Ok(Answer::Cached(answer)) => return complete(answer, Outcome::Cached),
+            Ok(Answer::Upstream(answer, upstream)) => {
+                return chain::complete(
+                    &asked,
+                    answer,
+                    snapshot,
+                    Outcome::Forwarded,
+                    Some(upstream),
+                );
+            }
+            Ok(Answer::Cached(answer)) => {
+                return chain::complete(&asked, answer, snapshot, Outcome::Cached, None);
+            }
             Err(error) => error,
         };
-        if let Some(reply) = chain::synthesize(qname, key, rtype, mapped_type, snapshot) {
+        if let Some(reply) = chain::synthesize(&asked, key, snapshot) {
             return reply;
         }
         match error {
             ForwardError::Exhausted {
                 stale: Some(answer),
                 ..
-            } => complete(*answer, Outcome::Stale),
+            } => chain::complete(&asked, *answer, snapshot, Outcome::Stale, None),
             error => {
                 debug!(name = key, %error, "forwarding failed");
                 Reply::error(Outcome::ServFail, ResponseCode::ServFail)
@@ -146,21 +160,22 @@ impl RequestHandler for Handler {
         request: &Request,
         response_handle: R,
     ) -> ResponseInfo {
+        let started = Instant::now();
         let snapshot = self.store.snapshot();
         let client = ClientEdns::negotiate(request.edns.as_ref());
         let reply = self.resolve(request, &snapshot, &client).await;
-        debug!(
-            client = %request.src(),
-            protocol = %request.protocol(),
-            outcome = reply.outcome.as_str(),
-            rcode = %reply.rcode,
-            generation = snapshot.generation,
-            "answered"
+        let observed = Observed::new(
+            response_handle,
+            request,
+            self.metrics.clone(),
+            started,
+            reply.outcome,
+            reply.upstream,
+            snapshot.query_log,
         );
-        reply::send(request, reply, &client, response_handle).await
+        reply::send(request, reply, &client, observed).await
     }
 }
-
 /// The mapping's key for a query name: lower case, dotted, no trailing dot.
 /// A byte that no mapped name can contain becomes `?`, so such a name can
 /// still fall inside a served zone (NXDOMAIN) but never match a mapped name,

@@ -23,6 +23,8 @@
 //! - [`listen`]: sockets and the hickory-server loops.
 //! - [`reload`]: validate, then swap, or keep the last good mapping.
 //! - [`watch`]: file and directory events, debounced, that trigger reloads.
+//! - [`metrics`], [`health`], [`http`]: Prometheus metrics, readiness, the HTTP endpoint;
+//!   `querylog.rs` wraps each response to count it and, optionally, log it.
 
 pub mod access;
 mod answer;
@@ -30,7 +32,11 @@ mod chain;
 pub mod edns;
 pub mod forward;
 pub mod handler;
+pub mod health;
+pub mod http;
 pub mod listen;
+pub mod metrics;
+pub mod querylog;
 pub mod reload;
 pub mod reply;
 pub mod store;

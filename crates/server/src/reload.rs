@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,14 @@ pub struct StartupSettings {
     pub stale_max: Duration,
 }
 
+/// How many reloads ended which way, since start-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadCounts {
+    pub applied: u64,
+    pub rejected: u64,
+    pub unchanged: u64,
+}
+
 /// Reloads one file into one store.
 #[derive(Debug)]
 pub struct Reloader {
@@ -65,6 +73,9 @@ pub struct Reloader {
     store: Arc<MappingStore>,
     startup: StartupSettings,
     failures: AtomicU64,
+    applied: AtomicU64,
+    unchanged: AtomicU64,
+    last_failed: AtomicBool,
     /// Serialises reloads; holds the hash of the last rejected content so
     /// that unrelated directory events do not log the same errors again.
     last_rejected: Mutex<Option<String>>,
@@ -77,6 +88,9 @@ impl Reloader {
             store,
             startup,
             failures: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
+            unchanged: AtomicU64::new(0),
+            last_failed: AtomicBool::new(false),
             last_rejected: Mutex::new(None),
         }
     }
@@ -88,6 +102,20 @@ impl Reloader {
     /// Reloads that were rejected since start-up.
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
+    }
+
+    /// How many reloads were applied, rejected, or found nothing new.
+    pub fn counts(&self) -> ReloadCounts {
+        ReloadCounts {
+            applied: self.applied.load(Ordering::Relaxed),
+            rejected: self.failures.load(Ordering::Relaxed),
+            unchanged: self.unchanged.load(Ordering::Relaxed),
+        }
+    }
+
+    /// True while the most recent reload attempt was rejected.
+    pub fn last_failed(&self) -> bool {
+        self.last_failed.load(Ordering::Relaxed)
     }
 
     /// Loads the file and swaps it in if it is valid.
@@ -106,6 +134,17 @@ impl Reloader {
                 let hash = sha256_hex(&bytes);
                 if hash == current.sha256 || last_rejected.as_deref() == Some(hash.as_str()) {
                     debug!(file = %self.path.display(), "file event without new content");
+                    self.unchanged.fetch_add(1, Ordering::Relaxed);
+                    if hash == current.sha256 && self.last_failed.swap(false, Ordering::Relaxed) {
+                        // Reverted to the content in service: nothing to load, and
+                        // nothing wrong any more.
+                        *last_rejected = None;
+                        info!(
+                            file = %self.path.display(),
+                            generation = current.generation,
+                            "the file is back to the mapping in service"
+                        );
+                    }
                     return ReloadOutcome::Unchanged;
                 }
             }
@@ -157,6 +196,8 @@ impl Reloader {
         );
         self.store.replace(snapshot);
         *last_rejected = None;
+        self.applied.fetch_add(1, Ordering::Relaxed);
+        self.last_failed.store(false, Ordering::Relaxed);
         info!(
             generation,
             trigger = %trigger.as_str(),
@@ -189,6 +230,7 @@ impl Reloader {
         trigger: Trigger,
     ) -> ReloadOutcome {
         let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        self.last_failed.store(true, Ordering::Relaxed);
         *last_rejected = hash;
         warn!(
             file = %self.path.display(),

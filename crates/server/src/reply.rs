@@ -2,6 +2,7 @@
 //! truncation to the client's UDP size.
 
 use std::iter;
+use std::net::SocketAddr;
 
 use hickory_proto::ProtoError;
 use hickory_proto::op::{EmitAndCount, Message, Metadata, ResponseCode, emit_message_parts};
@@ -73,6 +74,8 @@ pub(crate) struct Reply {
     pub(crate) answers: Vec<Record>,
     pub(crate) authorities: Vec<Record>,
     pub(crate) additionals: Vec<Record>,
+    /// The upstream that answered, for forwarded answers.
+    pub(crate) upstream: Option<SocketAddr>,
 }
 
 impl Reply {
@@ -88,6 +91,7 @@ impl Reply {
             answers: Vec::new(),
             authorities: Vec::new(),
             additionals: Vec::new(),
+            upstream: None,
         }
     }
 
@@ -107,6 +111,7 @@ impl Reply {
             answers,
             authorities,
             additionals: Vec::new(),
+            upstream: None,
         }
     }
 
@@ -114,7 +119,12 @@ impl Reply {
     /// relayed (the data is not ours); AD only when the client asked for
     /// DNSSEC (DO) or set AD itself (RFC 6840 §5.8). The upstream's OPT and
     /// any signature are dropped: hickory keeps them out of the sections.
-    pub(crate) fn relayed(message: Message, client_wants_ad: bool, outcome: Outcome) -> Self {
+    pub(crate) fn relayed(
+        message: Message,
+        client_wants_ad: bool,
+        outcome: Outcome,
+        upstream: Option<SocketAddr>,
+    ) -> Self {
         Self {
             outcome,
             rcode: message.metadata.response_code,
@@ -124,6 +134,7 @@ impl Reply {
             answers: message.answers,
             authorities: message.authorities,
             additionals: message.additionals,
+            upstream,
         }
     }
 

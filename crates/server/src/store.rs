@@ -21,6 +21,8 @@ pub struct Snapshot {
     pub mapping: Mapping,
     pub forward: ForwardSettings,
     pub allow: AllowList,
+    /// Log one event per response.
+    pub query_log: bool,
     /// Increases by one with every mapping put in service.
     pub generation: u64,
     pub loaded_at: SystemTime,
@@ -43,6 +45,7 @@ impl Snapshot {
             mapping: loaded.mapping,
             forward: loaded.settings.forward,
             allow: AllowList::new(loaded.settings.server.allow),
+            query_log: loaded.settings.server.query_log,
             generation,
             loaded_at: SystemTime::now(),
             sha256: loaded.sha256,

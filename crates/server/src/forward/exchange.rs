@@ -31,6 +31,18 @@ pub enum ExchangeError {
     Malformed(String),
 }
 
+impl ExchangeError {
+    /// The metrics label of this failure.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Io(_) | Self::Encode(_) => "io",
+            Self::Mismatch(_) => "mismatch",
+            Self::Malformed(_) => "malformed",
+        }
+    }
+}
+
 /// The query sent upstream, encoded once per attempt with a fresh id.
 #[derive(Debug)]
 pub(crate) struct UpstreamQuery {

@@ -2,6 +2,7 @@
 //! first becomes the leader and asks; the others wait for its outcome.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::Message;
@@ -9,8 +10,9 @@ use tokio::sync::watch;
 
 use super::cache::CacheKey;
 
-/// The outcome a leader shares: the sanitised answer, or why there is none.
-pub(crate) type Outcome = Result<Message, String>;
+/// The outcome a leader shares: the sanitised answer and the upstream that
+/// gave it, or why there is none.
+pub(crate) type Outcome = Result<(Message, SocketAddr), String>;
 
 type Slot = watch::Receiver<Option<Arc<Outcome>>>;
 

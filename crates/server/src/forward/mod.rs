@@ -17,6 +17,7 @@ mod pool;
 mod sanitize;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -24,12 +25,25 @@ use hickory_proto::op::{Message, Query, ResponseCode};
 use tokio::time::Instant;
 use tracing::debug;
 
+use crate::metrics::Metrics;
+
 pub use cache::{AnswerCache, CacheKey, CacheStats, MAX_TTL, STALE_TTL};
 pub use exchange::ExchangeError;
 use exchange::{UpstreamQuery, exchange};
 use inflight::{Flight, InFlight};
 pub use pool::{BACKOFF_BASE, BACKOFF_MAX, LATENCY_BAND, UpstreamPool};
 pub use sanitize::{MAX_CHAIN, chain, sanitize};
+
+/// The metrics label of an upstream's failing rcode.
+fn rcode_error_kind(rcode: ResponseCode) -> &'static str {
+    match rcode {
+        ResponseCode::ServFail => "servfail",
+        ResponseCode::Refused => "refused",
+        ResponseCode::NotImp => "notimp",
+        ResponseCode::FormErr => "formerr",
+        _ => "rcode",
+    }
+}
 
 /// How many times each upstream may be tried for one query.
 const ROUNDS: usize = 2;
@@ -44,8 +58,8 @@ pub struct ForwardFlags {
 /// Where a forwarded answer came from.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    /// From an upstream, just now.
-    Upstream(Message),
+    /// From an upstream, just now (or by a coalesced identical question).
+    Upstream(Message, SocketAddr),
     /// From the cache, TTLs decremented.
     Cached(Message),
 }
@@ -77,6 +91,7 @@ pub struct ForwardStats {
 /// Sends queries upstream, remembers upstream health and caches answers.
 #[derive(Debug)]
 pub struct Forwarder {
+    metrics: Arc<Metrics>,
     pool: UpstreamPool,
     cache: AnswerCache,
     inflight: InFlight,
@@ -86,8 +101,9 @@ pub struct Forwarder {
 impl Forwarder {
     /// A forwarder whose cache holds about `cache_bytes` (0: no cache) and
     /// keeps expired answers for `stale_max` to serve when upstreams fail.
-    pub fn new(cache_bytes: u64, stale_max: Duration) -> Self {
+    pub fn new(cache_bytes: u64, stale_max: Duration, metrics: Arc<Metrics>) -> Self {
         Self {
+            metrics,
             pool: UpstreamPool::new(),
             cache: AnswerCache::new(cache_bytes, stale_max),
             inflight: InFlight::default(),
@@ -146,11 +162,11 @@ impl Forwarder {
         let outcome = match self.inflight.join(&key) {
             Flight::Leader(leader) => {
                 let outcome = match self.ask_upstreams(upstreams, question, flags, budget).await {
-                    Ok(mut answer) => {
+                    Ok((mut answer, upstream)) => {
                         sanitize(question.name(), &mut answer);
                         self.cache
                             .insert(key.clone(), &answer, std::time::Instant::now());
-                        Ok(answer)
+                        Ok((answer, upstream))
                     }
                     Err(reason) => Err(reason),
                 };
@@ -167,7 +183,7 @@ impl Forwarder {
             },
         };
         match outcome {
-            Ok(answer) => Ok(Answer::Upstream(answer)),
+            Ok((answer, upstream)) => Ok(Answer::Upstream(answer, upstream)),
             Err(reason) => Err(ForwardError::Exhausted {
                 reason,
                 stale: self
@@ -185,7 +201,7 @@ impl Forwarder {
         question: &Query,
         flags: ForwardFlags,
         budget: Duration,
-    ) -> Result<Message, String> {
+    ) -> Result<(Message, SocketAddr), String> {
         let started = Instant::now();
         let deadline = started + budget;
         let order = self.pool.order(upstreams, started);
@@ -212,13 +228,19 @@ impl Forwarder {
             let query = UpstreamQuery::new(question, flags.dnssec_ok, flags.checking_disabled)
                 .map_err(|e| e.to_string())?;
             self.stats.upstream_queries.fetch_add(1, Ordering::Relaxed);
-            match exchange(upstream, &query, attempt_deadline, &self.stats.discarded).await {
+            let result = exchange(upstream, &query, attempt_deadline, &self.stats.discarded).await;
+            let latency = now.elapsed();
+            let name = upstream.to_string();
+            match result {
                 Ok(answer) => match answer.metadata.response_code {
                     ResponseCode::NoError | ResponseCode::NXDomain => {
-                        self.pool.success(upstream, now.elapsed());
-                        return Ok(answer);
+                        self.pool.success(upstream, latency);
+                        self.metrics.upstream(&name, latency, None);
+                        return Ok((answer, upstream));
                     }
                     rcode => {
+                        self.metrics
+                            .upstream(&name, latency, Some(rcode_error_kind(rcode)));
                         let backoff = self.pool.failure(upstream, Instant::now());
                         debug!(%upstream, %rcode, name = %question.name(), ?backoff, "upstream failed the query; trying the next");
                         last_error = format!("{upstream} answered {rcode}");
@@ -226,6 +248,7 @@ impl Forwarder {
                     }
                 },
                 Err(error) => {
+                    self.metrics.upstream(&name, latency, Some(error.kind()));
                     let backoff = self.pool.failure(upstream, Instant::now());
                     debug!(%upstream, %error, name = %question.name(), ?backoff, "no answer from upstream; trying the next");
                     last_error = format!("{upstream}: {error}");
