@@ -16,12 +16,14 @@
 //! - [`azure`]: Azure facts: geo codes, Backup name formats, the Private Link zone catalogue.
 //! - [`settings`]: `[server]`, `[forward]`, `[zones]` as typed values, and forward routing.
 //! - [`mapping`]: served zones and mapped names; [`lookup`] answers one question.
+//! - [`import`]: `az` CLI output and hosts files turned into a mapping file.
 
 pub mod azure;
 mod build;
 mod diagnostic;
 pub mod diff;
 mod file;
+pub mod import;
 pub mod lookup;
 pub mod mapping;
 pub mod name;

@@ -170,11 +170,13 @@ pub fn region_by_name(name: &str) -> Option<&'static Region> {
 /// Up to three valid geo codes of `cloud` closest to a mistyped `code`,
 /// for hints such as "did you mean we, ne?".
 pub fn closest_geo_codes(code: &str, cloud: Cloud) -> Vec<&'static str> {
+    // Codes are 2 to 4 letters: two edits away, any short code looks "close".
+    let reach = if code.len() <= 3 { 1 } else { 2 };
     let mut scored: Vec<(usize, &'static str)> = REGIONS
         .iter()
         .filter(|r| r.cloud == cloud)
         .map(|r| (edit_distance(code, r.geo), r.geo))
-        .filter(|(d, _)| *d <= 2)
+        .filter(|(d, _)| *d <= reach)
         .collect();
     scored.sort();
     scored.into_iter().take(3).map(|(_, geo)| geo).collect()

@@ -687,7 +687,7 @@ fn geo_code(
                 None => {
                     let close = geo::closest_geo_codes(&code, cloud);
                     if close.is_empty() {
-                        "see the geo-code list in the README".to_owned()
+                        "see \"Backup geo codes\" in the README".to_owned()
                     } else {
                         format!("did you mean {}?", close.join(", "))
                     }

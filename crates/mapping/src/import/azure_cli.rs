@@ -1,0 +1,218 @@
+//! `az` CLI output (reference §6): `az network private-endpoint show|list`
+//! (`customDnsConfigs`), `az network private-endpoint dns-zone-group
+//! show|list` (`privateDnsZoneConfigs[].recordSets`) and `az network
+//! private-dns record-set a list` (`aRecords`), with or without ARM's
+//! `properties` wrapper. The shape is detected per object.
+
+use std::net::IpAddr;
+
+use serde_json::Value;
+
+use super::{Found, ImportError, private_form};
+
+/// The names in one file of `az` output.
+pub fn read(file: &str, text: &str) -> Result<Vec<Found>, ImportError> {
+    let json: Value = serde_json::from_str(text).map_err(|error| ImportError::Json {
+        file: file.to_owned(),
+        line: error.line(),
+        column: error.column(),
+        message: error.to_string(),
+    })?;
+    let objects: Vec<&Value> = match &json {
+        Value::Array(items) => items.iter().collect(),
+        object @ Value::Object(_) => vec![object],
+        _ => {
+            return Err(shape(file, "expected a JSON object or an array of objects"));
+        }
+    };
+    let mut found = Vec::new();
+    for object in objects {
+        let properties = object.get("properties").unwrap_or(object);
+        if let Some(configs) = properties.get("customDnsConfigs") {
+            endpoint(file, object, configs, &mut found);
+        } else if let Some(configs) = properties.get("privateDnsZoneConfigs") {
+            zone_group(file, object, configs, &mut found);
+        } else if properties.get("aRecords").is_some() {
+            record_set(file, object, properties, &mut found);
+        } else {
+            return Err(shape(
+                file,
+                "not a recognised az output: expected customDnsConfigs (private-endpoint show), \
+                 privateDnsZoneConfigs (dns-zone-group show) or aRecords (private-dns record-set a list)",
+            ));
+        }
+    }
+    Ok(found)
+}
+
+fn shape(file: &str, message: &str) -> ImportError {
+    ImportError::Shape {
+        file: file.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+fn str_of<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+fn addresses(value: Option<&Value>) -> Vec<IpAddr> {
+    value
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| {
+                    item.as_str()
+                        .or_else(|| str_of(item, "ipv4Address"))
+                        .and_then(|text| text.parse().ok())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The private endpoint named in an ARM id (`…/privateEndpoints/<name>/…`).
+fn endpoint_in_id(id: &str) -> Option<String> {
+    let mut parts = id.split('/');
+    parts.find(|part| part.eq_ignore_ascii_case("privateEndpoints"))?;
+    parts.next().map(ToOwned::to_owned)
+}
+
+fn push(
+    found: &mut Vec<Found>,
+    file: &str,
+    fqdn: &str,
+    addrs: Vec<IpAddr>,
+    endpoint: Option<String>,
+) {
+    if addrs.is_empty() {
+        return;
+    }
+    let Some((name, inserted)) = private_form(fqdn) else {
+        return;
+    };
+    found.push(Found {
+        name,
+        addrs,
+        endpoint,
+        shown_as: inserted.then(|| fqdn.trim_end_matches('.').to_owned()),
+        file: file.to_owned(),
+    });
+}
+
+fn endpoint(file: &str, object: &Value, configs: &Value, found: &mut Vec<Found>) {
+    let name = str_of(object, "name").map(ToOwned::to_owned);
+    for config in configs.as_array().into_iter().flatten() {
+        if let Some(fqdn) = str_of(config, "fqdn") {
+            push(
+                found,
+                file,
+                fqdn,
+                addresses(config.get("ipAddresses")),
+                name.clone(),
+            );
+        }
+    }
+}
+
+fn zone_group(file: &str, object: &Value, configs: &Value, found: &mut Vec<Found>) {
+    let endpoint = str_of(object, "id").and_then(endpoint_in_id);
+    for config in configs.as_array().into_iter().flatten() {
+        let config = config.get("properties").unwrap_or(config);
+        for set in config
+            .get("recordSets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let set = set.get("properties").unwrap_or(set);
+            if str_of(set, "recordType").is_some_and(|t| t != "A") {
+                continue;
+            }
+            if let Some(fqdn) = str_of(set, "fqdn") {
+                push(
+                    found,
+                    file,
+                    fqdn,
+                    addresses(set.get("ipAddresses")),
+                    endpoint.clone(),
+                );
+            }
+        }
+    }
+}
+
+fn record_set(file: &str, object: &Value, properties: &Value, found: &mut Vec<Found>) {
+    let fqdn = str_of(properties, "fqdn").or_else(|| str_of(object, "fqdn"));
+    if let Some(fqdn) = fqdn {
+        push(
+            found,
+            file,
+            fqdn,
+            addresses(properties.get("aRecords")),
+            None,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_endpoint_show_with_and_without_properties() {
+        let cli = r#"{ "name": "pe-rsv", "customDnsConfigs": [
+            { "fqdn": "1234567890123456789-ab-pod01-rec2.privatelink.we.backup.windowsazure.com", "ipAddresses": ["10.10.10.4"] },
+            { "fqdn": "1234567890123456789-ab-pod01-id1.we.backup.windowsazure.com", "ipAddresses": ["10.10.10.5"] } ] }"#;
+        let found = read("pe.json", cli).unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].endpoint.as_deref(), Some("pe-rsv"));
+        assert_eq!(
+            found[1].name,
+            "1234567890123456789-ab-pod01-id1.privatelink.we.backup.windowsazure.com"
+        );
+        assert_eq!(
+            found[1].shown_as.as_deref(),
+            Some("1234567890123456789-ab-pod01-id1.we.backup.windowsazure.com")
+        );
+
+        let arm = r#"[{ "name": "pe-kv", "properties": { "customDnsConfigs": [
+            { "fqdn": "kv1.vaultcore.azure.net", "ipAddresses": ["10.1.0.9"] } ] } }]"#;
+        let found = read("arm.json", arm).unwrap();
+        assert_eq!(found[0].name, "kv1.privatelink.vaultcore.azure.net");
+    }
+
+    #[test]
+    fn zone_groups_and_record_sets() {
+        let group = r#"{ "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe-rsv/privateDnsZoneGroups/default",
+          "name": "default", "privateDnsZoneConfigs": [ { "name": "privatelink-we-backup-windowsazure-com",
+          "privateDnsZoneId": "/x/privateDnsZones/privatelink.we.backup.windowsazure.com",
+          "recordSets": [ { "recordType": "A", "recordSetName": "1-ab-pod01-fab1",
+            "fqdn": "1-ab-pod01-fab1.privatelink.we.backup.windowsazure.com", "ttl": 10, "ipAddresses": ["10.10.10.6"] } ] } ] }"#;
+        let found = read("zg.json", group).unwrap();
+        assert_eq!(found[0].endpoint.as_deref(), Some("pe-rsv"));
+        assert_eq!(found[0].addrs, ["10.10.10.6".parse::<IpAddr>().unwrap()]);
+
+        let sets = r#"[ { "name": "acct1", "type": "Microsoft.Network/privateDnsZones/A",
+            "fqdn": "acct1.privatelink.blob.core.windows.net.", "ttl": 10, "isAutoRegistered": false,
+            "aRecords": [ { "ipv4Address": "10.2.0.4" } ] } ]"#;
+        let found = read("sets.json", sets).unwrap();
+        assert_eq!(found[0].name, "acct1.privatelink.blob.core.windows.net");
+    }
+
+    #[test]
+    fn bad_input_is_named_with_its_position() {
+        let error = read("bad.json", "{\n  \"customDnsConfigs\": [,\n}")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("bad.json:2:"), "{error}");
+        let error = read("odd.json", r#"{ "hello": 1 }"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("odd.json: not a recognised az output"),
+            "{error}"
+        );
+    }
+}
