@@ -43,11 +43,18 @@ impl TestServer {
 
     /// Serves `config_path`, which the test has laid out in `dir`.
     pub fn start_in(dir: tempfile::TempDir, config_path: PathBuf, extra_args: &[&str]) -> Self {
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
-            .args(extra_args)
+            .args(extra_args);
+        Self::spawn(&mut command, dir, config_path)
+    }
+
+    /// Runs `command` (a `serve` of some form) and waits until it listens.
+    pub fn spawn(command: &mut Command, dir: tempfile::TempDir, config_path: PathBuf) -> Self {
+        let mut child = command
             .env("RUST_LOG", "info,hickory_server=warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -21,10 +21,14 @@ mod cache;
 mod chain;
 /// `check`, `records`, `serve` exit codes and signals.
 mod cli;
+/// The container files' configurations; port 53 as an unprivileged user.
+mod container;
 /// The shipped example configuration.
 mod example;
 /// Forwarding: relay, rules, failover, spoofed answers, TCP retry, offline mode.
 mod forward;
+/// `import` from Azure CLI output and hosts files; `check` golden files.
+mod import;
 /// Malformed packets never crash the server.
 mod malformed;
 /// Authoritative answers for served zones (design §2, first rows).

@@ -34,6 +34,9 @@ pub(crate) enum Command {
         /// Address to serve UDP and TCP on; repeat for several. Replaces `server.listen`.
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Vec<SocketAddr>,
+        /// Address of the HTTP endpoint (/metrics, /healthz, /readyz). Replaces `server.http`.
+        #[arg(long, value_name = "ADDR:PORT")]
+        http: Option<SocketAddr>,
     },
     /// Validate a mapping file and explain every problem.
     Check {
@@ -43,6 +46,11 @@ pub(crate) enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Turn Azure CLI output or a hosts file into mapping entries (on stdout).
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
     /// Print every record the file would serve.
     Records {
         #[arg(long, short)]
@@ -50,6 +58,19 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = RecordsFormat::Table)]
         format: RecordsFormat,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportSource {
+    /// JSON from `az network private-endpoint show|list`, `az network
+    /// private-endpoint dns-zone-group show|list` or `az network private-dns
+    /// record-set a list`, in any mix.
+    AzureCli {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// A hosts file (`ADDRESS NAME…` lines).
+    Hosts { file: PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

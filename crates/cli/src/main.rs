@@ -4,6 +4,7 @@
 
 mod args;
 mod check;
+mod import;
 mod records;
 mod serve;
 
@@ -26,8 +27,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, &cli.log_level);
     let code = match cli.command {
-        Command::Serve { config, listen } => serve::run(&config, listen),
+        Command::Serve {
+            config,
+            listen,
+            http,
+        } => serve::run(&config, listen, http),
         Command::Check { config, strict } => check::run(&config, strict),
+        Command::Import { source } => import::run(&source),
         Command::Records { config, format } => records::run(&config, format),
     };
     ExitCode::from(code)

@@ -22,7 +22,7 @@ use crate::{EXIT_INVALID, EXIT_IO, EXIT_OK};
 /// How long in-flight queries may take to finish after SIGTERM/SIGINT.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-pub(crate) fn run(config: &Path, listen: Vec<SocketAddr>) -> u8 {
+pub(crate) fn run(config: &Path, listen: Vec<SocketAddr>, http: Option<SocketAddr>) -> u8 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,10 +33,14 @@ pub(crate) fn run(config: &Path, listen: Vec<SocketAddr>) -> u8 {
             return EXIT_IO;
         }
     };
-    runtime.block_on(serve(config, listen))
+    runtime.block_on(serve(config, listen, http))
 }
 
-async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
+async fn serve(
+    config: &Path,
+    listen_override: Vec<SocketAddr>,
+    http_override: Option<SocketAddr>,
+) -> u8 {
     let loaded = match load_logged(config) {
         Ok(loaded) => loaded,
         Err(LoadFailure::Unreadable) => return EXIT_IO,
@@ -49,6 +53,7 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
             .is_empty()
             .then(|| server_settings.listen.clone()),
         http: server_settings.http,
+        http_overridden: http_override.is_some(),
         watch: server_settings.watch,
         cache_mb: forward.cache_mb,
         stale_max: forward.stale_max,
@@ -106,7 +111,7 @@ async fn serve(config: &Path, listen_override: Vec<SocketAddr>) -> u8 {
         reloader.clone(),
         server_settings.strict_readiness,
     ));
-    let http_listener = match server_settings.http {
+    let http_listener = match http_override.or(server_settings.http) {
         Some(address) => match TcpListener::bind(address).await {
             Ok(listener) => Some(listener),
             Err(error) => {

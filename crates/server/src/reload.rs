@@ -51,7 +51,10 @@ pub enum ReloadOutcome {
 pub struct StartupSettings {
     /// `server.listen` as read at start-up, or `None` when `--listen` overrode it.
     pub listen: Option<Vec<SocketAddr>>,
+    /// `server.http` as read at start-up; `None` when unset or when `--http` overrode it.
     pub http: Option<SocketAddr>,
+    /// `--http` was given: the file's `server.http` does not matter.
+    pub http_overridden: bool,
     pub watch: bool,
     /// The cache is sized and its stale window set when it is created.
     pub cache_mb: u64,
@@ -254,7 +257,7 @@ impl Reloader {
         {
             changed.push("server.listen");
         }
-        if self.startup.http != server.http {
+        if !self.startup.http_overridden && self.startup.http != server.http {
             changed.push("server.http");
         }
         if self.startup.watch != server.watch {
