@@ -66,6 +66,13 @@ fn azure_public_dns() -> Table {
         .a("data.vaultcore.azure.net.", "52.1.2.3", 60)
 }
 
+/// A server forwarding to a fake of Azure's public DNS.
+fn online() -> (TestServer, FakeUpstream) {
+    let upstream = FakeUpstream::answering(azure_public_dns());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    (server, upstream)
+}
+
 #[track_caller]
 fn assert_no_public_tail(response: &Message) {
     for record in response
@@ -106,8 +113,7 @@ fn cname_chain(response: &Message) -> Vec<(String, String)> {
 
 #[test]
 fn a_public_storage_name_resolves_to_the_private_ip() {
-    let upstream = FakeUpstream::answering(azure_public_dns());
-    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let (server, _upstream) = online();
     let query = client::query("weacct01pod01ecs114.blob.core.windows.net.", RecordType::A);
     for response in [
         client::udp(server.addr, &query),
@@ -138,8 +144,7 @@ fn a_public_storage_name_resolves_to_the_private_ip() {
 
 #[test]
 fn chains_through_several_cnames_keep_every_link_up_to_the_private_name() {
-    let upstream = FakeUpstream::answering(azure_public_dns());
-    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let (server, _upstream) = online();
     let response = client::udp(
         server.addr,
         &client::query("files.contoso.com.", RecordType::A),
@@ -170,8 +175,7 @@ fn chains_through_several_cnames_keep_every_link_up_to_the_private_name() {
 
 #[test]
 fn an_unmapped_private_target_is_nxdomain_with_the_zone_soa() {
-    let upstream = FakeUpstream::answering(azure_public_dns());
-    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let (server, _upstream) = online();
     let response = client::udp(
         server.addr,
         &client::query("otheracct.blob.core.windows.net.", RecordType::A),
@@ -184,8 +188,7 @@ fn an_unmapped_private_target_is_nxdomain_with_the_zone_soa() {
 
 #[test]
 fn other_types_at_a_mapped_private_target_are_nodata() {
-    let upstream = FakeUpstream::answering(azure_public_dns());
-    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let (server, _upstream) = online();
     let response = client::udp(
         server.addr,
         &client::query(
@@ -202,8 +205,7 @@ fn other_types_at_a_mapped_private_target_are_nodata() {
 
 #[test]
 fn a_zone_that_falls_back_keeps_the_public_answer() {
-    let upstream = FakeUpstream::answering(azure_public_dns());
-    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let (server, _upstream) = online();
     let response = client::udp(
         server.addr,
         &client::query("kv2.vault.azure.net.", RecordType::A),
@@ -215,8 +217,7 @@ fn a_zone_that_falls_back_keeps_the_public_answer() {
 
 #[test]
 fn a_cname_query_is_answered_as_the_upstream_gave_it() {
-    let upstream = FakeUpstream::answering(azure_public_dns());
-    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let (server, _upstream) = online();
     let response = client::udp(
         server.addr,
         &client::query(

@@ -75,17 +75,13 @@ pub(crate) fn complete(
                 .filter(|r| r.record_type() == RecordType::CNAME && kept.contains(&r.name))
                 .collect();
             answers.extend(local.answers);
-            return Reply {
-                outcome: Outcome::Chained,
-                rcode: local.rcode,
-                authoritative: false,
-                recursion_available: true,
-                authentic_data: false,
+            return Reply::recursive(
+                Outcome::Chained,
+                local.rcode,
                 answers,
-                authorities: local.authorities,
-                additionals: Vec::new(),
+                local.authorities,
                 upstream,
-            };
+            );
         }
     }
     Reply::relayed(answer, asked.wants_ad, outcome, upstream)
@@ -120,17 +116,13 @@ pub(crate) fn synthesize(asked: &Asked<'_>, key: &str, snapshot: &Snapshot) -> O
     } else {
         (ResponseCode::NoError, vec![cname], Vec::new())
     };
-    Some(Reply {
-        outcome: Outcome::Synthesized,
+    Some(Reply::recursive(
+        Outcome::Synthesized,
         rcode,
-        authoritative: false,
-        recursion_available: true,
-        authentic_data: false,
         answers,
         authorities,
-        additionals: Vec::new(),
-        upstream: None,
-    })
+        None,
+    ))
 }
 
 #[cfg(test)]

@@ -115,6 +115,29 @@ impl Reply {
         }
     }
 
+    /// A recursive answer built here, not relayed (a completed chain, a
+    /// synthesised twin): RA, not AA (part of it is public data), no AD (we
+    /// changed it).
+    pub(crate) fn recursive(
+        outcome: Outcome,
+        rcode: ResponseCode,
+        answers: Vec<Record>,
+        authorities: Vec<Record>,
+        upstream: Option<SocketAddr>,
+    ) -> Self {
+        Self {
+            outcome,
+            rcode,
+            authoritative: false,
+            recursion_available: true,
+            authentic_data: false,
+            answers,
+            authorities,
+            additionals: Vec::new(),
+            upstream,
+        }
+    }
+
     /// An upstream's answer, relayed: its rcode and sections. AA is not
     /// relayed (the data is not ours); AD only when the client asked for
     /// DNSSEC (DO) or set AD itself (RFC 6840 §5.8). The upstream's OPT and
