@@ -36,7 +36,9 @@ pub use diff::MappingDiff;
 pub use lookup::{Lookup, QueryType, Records};
 pub use mapping::{MappedName, Mapping, Origin, Soa, StorageRole, Zone};
 pub use name::DomainName;
-pub use settings::{Fallback, ForwardSettings, Route, ServerSettings, Settings, ZoneDefaults};
+pub use settings::{
+    Fallback, ForwardSettings, RateLimitSettings, Route, ServerSettings, Settings, ZoneDefaults,
+};
 
 /// A valid file: its settings, its mapping and any warnings.
 #[derive(Debug, Clone)]

@@ -81,12 +81,25 @@ impl Mapping {
         let (v4, v6, origin) = node.map_or((&[][..], &[][..], None), |node| {
             (&node.v4[..], &node.v6[..], node.origin.as_ref())
         });
-        let wants = |t: QueryType| qtype == t || qtype == QueryType::Any;
+        // ANY gets one RRset, not everything (RFC 8482): the SOA at an apex,
+        // else the A records, else the AAAA records.
+        let any = qtype == QueryType::Any;
+        let any_soa = any && at_apex;
+        let any_v4 = any && !at_apex && !v4.is_empty();
+        let any_v6 = any && !at_apex && v4.is_empty();
         let records = Records {
-            v4: if wants(QueryType::A) { v4 } else { &[] },
-            v6: if wants(QueryType::Aaaa) { v6 } else { &[] },
-            soa: at_apex && wants(QueryType::Soa),
-            ns: at_apex && wants(QueryType::Ns),
+            v4: if qtype == QueryType::A || any_v4 {
+                v4
+            } else {
+                &[]
+            },
+            v6: if qtype == QueryType::Aaaa || any_v6 {
+                v6
+            } else {
+                &[]
+            },
+            soa: at_apex && (qtype == QueryType::Soa || any_soa),
+            ns: at_apex && qtype == QueryType::Ns,
             origin,
         };
         if records.is_empty() {
@@ -185,7 +198,14 @@ name = "privatelink.file.core.windows.net"
         else {
             panic!("expected an answer");
         };
-        assert_eq!((records.v4.len(), records.v6.len()), (1, 1));
+        // ANY: one RRset (RFC 8482), A first.
+        assert_eq!((records.v4.len(), records.v6.len()), (1, 0));
+        let Lookup::Answer { records, .. } =
+            m.lookup("app.deep.privatelink.blob.core.windows.net", QueryType::Any)
+        else {
+            panic!("expected an answer");
+        };
+        assert_eq!(records.v4.len(), 1);
     }
 
     #[test]
@@ -219,7 +239,7 @@ name = "privatelink.file.core.windows.net"
             Lookup::Answer {
                 records: Records {
                     soa: true,
-                    ns: true,
+                    ns: false,
                     ..
                 },
                 ..

@@ -13,6 +13,21 @@ pub struct Settings {
     pub server: ServerSettings,
     pub forward: ForwardSettings,
     pub zones: ZoneDefaults,
+    pub rate_limit: RateLimitSettings,
+}
+
+/// `[rate_limit]`: response rate limiting for UDP, per client prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// Responses per second per client prefix; 0 turns limiting off.
+    pub responses_per_second: u32,
+    /// Of the responses over the limit, every `slip`-th gets an empty
+    /// truncated answer (the client retries over TCP); the rest are dropped.
+    /// 0 drops them all, 1 truncates them all.
+    pub slip: u32,
+    /// Clients are grouped by these prefix lengths.
+    pub ipv4_prefix: u8,
+    pub ipv6_prefix: u8,
 }
 
 /// `[server]`: sockets, client allow-list, identity.
@@ -35,6 +50,10 @@ pub struct ServerSettings {
     /// The VNet subnets private endpoints live in; `check` warns about
     /// addresses outside them. Empty: no such check.
     pub subnets: Vec<IpNet>,
+    /// TCP connections served at once; more wait in the kernel's backlog.
+    pub tcp_max_connections: usize,
+    /// A TCP connection that sends nothing for this long is closed.
+    pub tcp_idle_timeout: Duration,
 }
 
 /// `[forward]`: where names that are not served go.
@@ -48,6 +67,9 @@ pub struct ForwardSettings {
     pub stale_max: Duration,
     /// Memory bound of the answer cache, in MiB; 0 turns caching off.
     pub cache_mb: u64,
+    /// Questions upstream at once; past this, SERVFAIL at once (or a stale
+    /// or synthesised answer) instead of an unbounded queue.
+    pub max_inflight: usize,
     /// Conditional forwarding, deepest suffix first.
     pub rules: Vec<ForwardRule>,
 }
@@ -156,17 +178,26 @@ impl Default for Settings {
                 query_log: false,
                 strict_readiness: false,
                 subnets: Vec::new(),
+                tcp_max_connections: 1024,
+                tcp_idle_timeout: Duration::from_secs(10),
             },
             forward: ForwardSettings {
                 upstreams: vec![AZURE_RESOLVER],
                 timeout: Duration::from_millis(4000),
                 stale_max: Duration::from_secs(86_400),
                 cache_mb: 32,
+                max_inflight: 1024,
                 rules: Vec::new(),
             },
             zones: ZoneDefaults {
                 ttl: 10,
                 fallback: Fallback::NxDomain,
+            },
+            rate_limit: RateLimitSettings {
+                responses_per_second: 0,
+                slip: 2,
+                ipv4_prefix: 32,
+                ipv6_prefix: 64,
             },
         }
     }

@@ -66,7 +66,16 @@ pub(crate) const SYNTAX_FIELD: &str = "syntax";
 /// How names may be written, for hints.
 const NAME_HINT: &str = "names are labels of letters, digits, '-' and '_', separated by dots";
 
-const TOP_KEYS: &[&str] = &["server", "forward", "zones", "zone", "vault", "records"];
+const TOP_KEYS: &[&str] = &[
+    "server",
+    "forward",
+    "zones",
+    "zone",
+    "vault",
+    "records",
+    "rate_limit",
+];
+const RATE_LIMIT_KEYS: &[&str] = &["responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix"];
 const SERVER_KEYS: &[&str] = &[
     "listen",
     "allow",
@@ -76,8 +85,17 @@ const SERVER_KEYS: &[&str] = &[
     "query_log",
     "strict_readiness",
     "subnets",
+    "tcp_max_connections",
+    "tcp_idle_timeout_s",
 ];
-const FORWARD_KEYS: &[&str] = &["upstreams", "timeout_ms", "stale_max_s", "cache_mb", "rule"];
+const FORWARD_KEYS: &[&str] = &[
+    "upstreams",
+    "timeout_ms",
+    "stale_max_s",
+    "cache_mb",
+    "max_inflight",
+    "rule",
+];
 const RULE_KEYS: &[&str] = &["suffix", "upstreams"];
 const ZONES_KEYS: &[&str] = &["ttl", "fallback"];
 const ZONE_KEYS: &[&str] = &["name", "fallback"];
@@ -127,6 +145,7 @@ pub(crate) fn read(file: &str, text: &str) -> (FileSpec, Report) {
             "server" => read_server(&mut reader, value, &mut spec.settings),
             "forward" => read_forward(&mut reader, value, &mut spec.settings),
             "zones" => read_zone_defaults(&mut reader, value, &mut spec.settings),
+            "rate_limit" => read_rate_limit(&mut reader, value, &mut spec.settings),
             "zone" => read_zones(&mut reader, value, &mut spec.zones),
             "vault" => read_vaults(&mut reader, value, &mut spec),
             "records" => {
@@ -191,6 +210,41 @@ fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settin
     if let Some(value) = table.get("subnets") {
         server.subnets = networks(reader, value, "server.subnets");
     }
+    if let Some(value) = table.get("tcp_max_connections")
+        && let Some(n) = reader.integer(value, "server.tcp_max_connections", 1..=65_536)
+    {
+        server.tcp_max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(value) = table.get("tcp_idle_timeout_s")
+        && let Some(s) = reader.integer(value, "server.tcp_idle_timeout_s", 1..=3600)
+    {
+        server.tcp_idle_timeout = Duration::from_secs(s);
+    }
+}
+
+fn read_rate_limit(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settings) {
+    let Some(table) = reader.table(value, "rate_limit") else {
+        return;
+    };
+    reader.reject_unknown_keys(table, "rate_limit", RATE_LIMIT_KEYS);
+    let limit = &mut settings.rate_limit;
+    let mut number = |key: &str, range| {
+        table
+            .get(key)
+            .and_then(|value| reader.integer(value, &join("rate_limit", key), range))
+    };
+    if let Some(n) = number("responses_per_second", 0..=1_000_000) {
+        limit.responses_per_second = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    if let Some(n) = number("slip", 0..=100) {
+        limit.slip = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    if let Some(n) = number("ipv4_prefix", 8..=32) {
+        limit.ipv4_prefix = u8::try_from(n).unwrap_or(32);
+    }
+    if let Some(n) = number("ipv6_prefix", 16..=128) {
+        limit.ipv6_prefix = u8::try_from(n).unwrap_or(128);
+    }
 }
 
 /// Networks in CIDR notation; a bare address is a host network.
@@ -233,6 +287,11 @@ fn read_forward(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Setti
         && let Some(s) = reader.integer(value, "forward.stale_max_s", 0..=7 * 86_400)
     {
         forward.stale_max = Duration::from_secs(s);
+    }
+    if let Some(value) = table.get("max_inflight")
+        && let Some(n) = reader.integer(value, "forward.max_inflight", 1..=1_000_000)
+    {
+        forward.max_inflight = usize::try_from(n).unwrap_or(usize::MAX);
     }
     if let Some(value) = table.get("cache_mb")
         && let Some(mb) = reader.integer(value, "forward.cache_mb", 0..=65_536)
