@@ -39,6 +39,8 @@ mod operations;
 mod protocol;
 /// Hot reload: triggers, broken files, the reload storm.
 mod reload;
+/// The allow-list on dual-stack sockets, ANY, rate limiting, TCP and upstream limits.
+mod security;
 
 use std::net::SocketAddr;
 

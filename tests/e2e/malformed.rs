@@ -78,14 +78,41 @@ fn a_readable_header_with_a_broken_body_gets_formerr() {
 }
 
 #[test]
+fn oversize_labels_and_unknown_edns_options() {
+    let upstream = FakeUpstream::answering(Table::new());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    // A label length of 64 is not allowed (RFC 1035): FORMERR.
+    let mut wire = client::query(FAB1, RecordType::A).to_vec().unwrap();
+    wire[12] = 64;
+    let reply =
+        client::udp_bytes(server.addr, &wire, Duration::from_secs(5)).expect("FORMERR expected");
+    assert_eq!(
+        Message::from_vec(&reply).unwrap().metadata.response_code,
+        ResponseCode::FormErr
+    );
+    // An EDNS option nobody knows is ignored (RFC 6891 §6.1.2).
+    let mut query = client::query(FAB1, RecordType::A);
+    let mut edns = hickory_proto::op::Edns::new();
+    edns.set_max_payload(1232);
+    edns.options_mut()
+        .insert(hickory_proto::rr::rdata::opt::EdnsOption::Unknown(
+            65001,
+            vec![1, 2, 3],
+        ));
+    query.set_edns(edns);
+    let response = client::udp(server.addr, &query);
+    assert_eq!(a_records(&response), ["10.10.0.4"]);
+}
+
+#[test]
 fn random_and_mutated_packets_leave_the_server_answering() {
     let upstream = FakeUpstream::answering(Table::new());
     let server = TestServer::start(&base_config(&[upstream.addr]));
     let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
     let valid = client::query(FAB1, RecordType::A).to_vec().unwrap();
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    // Bounded: 2,000 packets, fire and forget, then a real query.
-    for i in 0..2000 {
+    // Bounded: 10,000 packets, fire and forget, then a real query.
+    for i in 0..10_000 {
         let packet = if i % 2 == 0 {
             let len = usize::try_from(noise.next() % 600).unwrap();
             noise.bytes(len)
@@ -103,19 +130,31 @@ fn random_and_mutated_packets_leave_the_server_answering() {
     }
     still_answers(&server);
 
-    // The same over TCP: frames of noise, then a good query on a new connection.
-    for _ in 0..50 {
+    // The same over TCP: 10,000 frames of noise and mutated queries on 100
+    // connections, written without waiting for answers, then a good query.
+    for _ in 0..100 {
         let Ok(mut stream) = TcpStream::connect(server.addr) else {
             continue;
         };
-        let len = usize::try_from(noise.next() % 300).unwrap();
-        let mut frame = u16::try_from(len).unwrap().to_be_bytes().to_vec();
-        frame.extend(noise.bytes(len));
-        let _ = stream.write_all(&frame);
+        let mut frames = Vec::new();
+        for i in 0..100 {
+            let body = if i % 2 == 0 {
+                let len = usize::try_from(noise.next() % 300).unwrap();
+                noise.bytes(len)
+            } else {
+                let mut mutated = valid.clone();
+                let at = usize::try_from(noise.next()).unwrap() % mutated.len();
+                mutated[at] = noise.next().to_le_bytes()[0];
+                mutated
+            };
+            frames.extend_from_slice(&u16::try_from(body.len()).unwrap().to_be_bytes());
+            frames.extend(body);
+        }
+        let _ = stream.write_all(&frames);
         stream
-            .set_read_timeout(Some(Duration::from_millis(100)))
+            .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
-        let mut sink = [0u8; 512];
+        let mut sink = [0u8; 4096];
         let _ = stream.read(&mut sink);
     }
     let response = client::tcp(server.addr, &client::query(FAB1, RecordType::A));

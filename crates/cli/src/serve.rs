@@ -11,6 +11,7 @@ use privatelink_server::http::{self, HttpApp};
 use privatelink_server::listen::{self, Bound};
 use privatelink_server::metrics::{Metrics, StateCollector};
 use privatelink_server::reload::{LoadFailure, Reloader, StartupSettings, Trigger, load_logged};
+use privatelink_server::tcp::TcpLimits;
 use privatelink_server::watch::FileWatcher;
 use privatelink_server::{Forwarder, Handler, MappingStore, Snapshot};
 use tokio::net::TcpListener;
@@ -57,11 +58,15 @@ async fn serve(
         watch: server_settings.watch,
         cache_mb: forward.cache_mb,
         stale_max: forward.stale_max,
+        max_inflight: forward.max_inflight,
+        tcp_max_connections: server_settings.tcp_max_connections,
+        tcp_idle_timeout: server_settings.tcp_idle_timeout,
     };
     let metrics = Arc::new(Metrics::new());
     let forwarder = Arc::new(Forwarder::new(
         forward.cache_mb.saturating_mul(1 << 20),
         forward.stale_max,
+        forward.max_inflight,
         metrics.clone(),
     ));
     let listen = if listen_override.is_empty() {
@@ -150,8 +155,16 @@ async fn serve(
     };
 
     let addresses: Vec<SocketAddr> = sockets.iter().map(|b| b.address).collect();
-    let handler = Handler::new(store.clone(), forwarder.clone(), metrics.clone());
-    let mut server = listen::serve(handler, sockets);
+    let handler = Arc::new(Handler::new(
+        store.clone(),
+        forwarder.clone(),
+        metrics.clone(),
+    ));
+    let limits = TcpLimits {
+        max_connections: server_settings.tcp_max_connections,
+        idle_timeout: server_settings.tcp_idle_timeout,
+    };
+    let mut server = listen::serve(handler, sockets, limits);
     health.set_listening();
     for address in &addresses {
         info!(transport = %"udp", %address, "listening");

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use hickory_proto::op::{OpCode, ResponseCode};
+use hickory_proto::op::{Header, HeaderCounts, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use privatelink_mapping::{Lookup, QueryType};
 use tracing::{debug, warn};
@@ -18,6 +19,7 @@ use crate::edns::ClientEdns;
 use crate::forward::{Answer, ForwardError, ForwardFlags, Forwarder};
 use crate::metrics::Metrics;
 use crate::querylog::Observed;
+use crate::ratelimit::{RateLimiter, Verdict};
 use crate::reply::{self, Outcome, Reply};
 use crate::store::{MappingStore, Snapshot};
 
@@ -27,6 +29,7 @@ pub struct Handler {
     store: Arc<MappingStore>,
     forwarder: Arc<Forwarder>,
     metrics: Arc<Metrics>,
+    limiter: RateLimiter,
 }
 
 impl Handler {
@@ -36,7 +39,13 @@ impl Handler {
             store,
             forwarder,
             metrics,
+            limiter: RateLimiter::new(),
         }
+    }
+
+    /// The request-path metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Decides the reply to one request, using one snapshot throughout.
@@ -144,6 +153,9 @@ impl Handler {
             ForwardError::Exhausted {
                 stale: Some(answer),
                 ..
+            }
+            | ForwardError::Overloaded {
+                stale: Some(answer),
             } => chain::complete(&asked, *answer, snapshot, Outcome::Stale, None),
             error => {
                 debug!(name = key, %error, "forwarding failed");
@@ -163,7 +175,25 @@ impl RequestHandler for Handler {
         let started = Instant::now();
         let snapshot = self.store.snapshot();
         let client = ClientEdns::negotiate(request.edns.as_ref());
-        let reply = self.resolve(request, &snapshot, &client).await;
+        let reply = if request.protocol() == Protocol::Udp {
+            match self.limiter.check(
+                request.src().ip(),
+                &snapshot.rate_limit,
+                std::time::Instant::now(),
+            ) {
+                Verdict::Allow => self.resolve(request, &snapshot, &client).await,
+                Verdict::Slip => {
+                    self.metrics.rate_limited("slip");
+                    Reply::truncated(Outcome::RateLimited)
+                }
+                Verdict::Drop => {
+                    self.metrics.rate_limited("drop");
+                    return unsent(request);
+                }
+            }
+        } else {
+            self.resolve(request, &snapshot, &client).await
+        };
         let observed = Observed::new(
             response_handle,
             request,
@@ -176,6 +206,34 @@ impl RequestHandler for Handler {
         reply::send(request, reply, &client, observed).await
     }
 }
+/// The `ResponseInfo` of a response that is deliberately not sent.
+fn unsent(request: &Request) -> ResponseInfo {
+    let mut metadata = Metadata::response_from_request(&request.metadata);
+    metadata.response_code = ResponseCode::Refused;
+    ResponseInfo::from(Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    })
+}
+
+/// The handler as hickory-server's UDP loop holds it; the TCP listener
+/// shares the same [`Handler`].
+#[derive(Debug, Clone)]
+pub struct SharedHandler(pub Arc<Handler>);
+
+#[async_trait::async_trait]
+impl RequestHandler for SharedHandler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        response_handle: R,
+    ) -> ResponseInfo {
+        self.0
+            .handle_request::<R, T>(request, response_handle)
+            .await
+    }
+}
+
 /// The mapping's key for a query name: lower case, dotted, no trailing dot.
 /// A byte that no mapped name can contain becomes `?`, so such a name can
 /// still fall inside a served zone (NXDOMAIN) but never match a mapped name,

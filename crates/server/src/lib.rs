@@ -37,13 +37,15 @@ pub mod http;
 pub mod listen;
 pub mod metrics;
 pub mod querylog;
+pub mod ratelimit;
 pub mod reload;
 pub mod reply;
 pub mod store;
+pub mod tcp;
 pub mod watch;
 
 pub use access::AllowList;
 pub use forward::Forwarder;
-pub use handler::Handler;
+pub use handler::{Handler, SharedHandler};
 pub use reply::Outcome;
 pub use store::{MappingStore, Snapshot};

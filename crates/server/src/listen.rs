@@ -2,18 +2,16 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+
+use std::sync::Arc;
 
 use hickory_server::Server;
+use hickory_server::net::NetError;
 use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
 
-use crate::handler::Handler;
-
-/// How long a TCP client may stay idle before its connection is closed.
-pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Responses queued per TCP connection.
-const TCP_RESPONSE_BUFFER: usize = 32;
+use crate::handler::{Handler, SharedHandler};
+use crate::tcp::TcpLimits;
 
 /// A UDP socket and a TCP listener on the same address and port.
 #[derive(Debug)]
@@ -49,13 +47,47 @@ pub async fn bind(address: SocketAddr) -> io::Result<Bound> {
     Err(last_error.unwrap_or_else(|| io::Error::other("no port free for both UDP and TCP")))
 }
 
-/// Starts serving `handler` on every bound address; the returned server
-/// runs until `shutdown_gracefully` is called on it.
-pub fn serve(handler: Handler, sockets: Vec<Bound>) -> Server<Handler> {
-    let mut server = Server::new(handler);
+/// The running listeners: hickory-server's UDP loops and our TCP listeners.
+pub struct Running {
+    udp: Server<SharedHandler>,
+    tcp: Vec<JoinHandle<()>>,
+}
+
+/// Starts serving `handler` on every bound address: UDP through
+/// hickory-server, TCP through [`crate::tcp`] with its limits.
+pub fn serve(handler: Arc<Handler>, sockets: Vec<Bound>, limits: TcpLimits) -> Running {
+    let mut udp = Server::new(SharedHandler(handler.clone()));
+    let mut tcp = Vec::with_capacity(sockets.len());
     for bound in sockets {
-        server.register_socket(bound.udp);
-        server.register_listener(bound.tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+        udp.register_socket(bound.udp);
+        tcp.push(tokio::spawn(crate::tcp::serve(
+            bound.tcp,
+            handler.clone(),
+            limits,
+        )));
     }
-    server
+    Running { udp, tcp }
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("tcp_listeners", &self.tcp.len())
+            .finish()
+    }
+}
+
+impl Running {
+    /// Resolves if a UDP loop stops by itself (a socket error).
+    pub async fn block_until_done(&mut self) -> Result<(), NetError> {
+        self.udp.block_until_done().await
+    }
+
+    /// Stops accepting, lets UDP queries in flight finish, and closes TCP.
+    pub async fn shutdown_gracefully(&mut self) -> Result<(), NetError> {
+        for task in &self.tcp {
+            task.abort();
+        }
+        self.udp.shutdown_gracefully().await
+    }
 }

@@ -40,6 +40,12 @@ pub struct UpstreamLabels {
     pub upstream: String,
 }
 
+/// Labels of `privatelink_dns_rate_limited_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub action: &'static str,
+}
+
 /// Labels of `privatelink_dns_upstream_errors_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamErrorLabels {
@@ -61,6 +67,7 @@ pub struct Metrics {
     pub upstream_queries: Family<UpstreamLabels, Counter>,
     pub upstream_latency: HistogramFamily,
     pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    pub rate_limited: Family<ActionLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -70,6 +77,7 @@ impl Default for Metrics {
             upstream_queries: Family::default(),
             upstream_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             upstream_errors: Family::default(),
+            rate_limited: Family::default(),
         }
     }
 }
@@ -112,6 +120,13 @@ impl Metrics {
         }
     }
 
+    /// Counts a UDP response held back by rate limiting (`drop` or `slip`).
+    pub fn rate_limited(&self, action: &'static str) {
+        self.rate_limited
+            .get_or_create(&ActionLabels { action })
+            .inc();
+    }
+
     /// A registry with every series, the state read at scrape time included.
     pub fn registry(&self, state: StateCollector) -> Registry {
         let mut registry = Registry::with_prefix("privatelink_dns");
@@ -134,6 +149,11 @@ impl Metrics {
             "upstream_errors",
             "Upstream tries that failed, by kind (timeout, servfail, refused, notimp, formerr, io, mismatch, malformed)",
             self.upstream_errors.clone(),
+        );
+        registry.register(
+            "rate_limited",
+            "UDP responses over the rate limit, by action (drop, or slip: an empty truncated answer)",
+            self.rate_limited.clone(),
         );
         registry.register_collector(Box::new(state));
         registry

@@ -59,6 +59,9 @@ pub struct StartupSettings {
     /// The cache is sized and its stale window set when it is created.
     pub cache_mb: u64,
     pub stale_max: Duration,
+    pub max_inflight: usize,
+    pub tcp_max_connections: usize,
+    pub tcp_idle_timeout: Duration,
 }
 
 /// How many reloads ended which way, since start-up.
@@ -269,6 +272,15 @@ impl Reloader {
         }
         if self.startup.stale_max != forward.stale_max {
             changed.push("forward.stale_max_s");
+        }
+        if self.startup.max_inflight != forward.max_inflight {
+            changed.push("forward.max_inflight");
+        }
+        if self.startup.tcp_max_connections != server.tcp_max_connections {
+            changed.push("server.tcp_max_connections");
+        }
+        if self.startup.tcp_idle_timeout != server.tcp_idle_timeout {
+            changed.push("server.tcp_idle_timeout_s");
         }
         for setting in changed {
             warn!(

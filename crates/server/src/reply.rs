@@ -35,6 +35,8 @@ pub enum Outcome {
     Synthesized,
     /// An expired cached answer, served because every upstream failed (RFC 8767).
     Stale,
+    /// Over the rate limit: an empty answer with TC set (a "slip").
+    RateLimited,
     Refused,
     FormErr,
     NotImp,
@@ -53,6 +55,7 @@ impl Outcome {
             Self::Chained => "chained",
             Self::Synthesized => "synthesized",
             Self::Stale => "stale",
+            Self::RateLimited => "ratelimited",
             Self::Refused => "refused",
             Self::FormErr => "formerr",
             Self::NotImp => "notimp",
@@ -76,6 +79,8 @@ pub(crate) struct Reply {
     pub(crate) additionals: Vec<Record>,
     /// The upstream that answered, for forwarded answers.
     pub(crate) upstream: Option<SocketAddr>,
+    /// Send TC with empty sections whatever the size (rate limiting).
+    pub(crate) truncated: bool,
 }
 
 impl Reply {
@@ -92,6 +97,15 @@ impl Reply {
             authorities: Vec::new(),
             additionals: Vec::new(),
             upstream: None,
+            truncated: false,
+        }
+    }
+
+    /// An empty answer with TC set: "ask again over TCP".
+    pub(crate) fn truncated(outcome: Outcome) -> Self {
+        Self {
+            truncated: true,
+            ..Self::error(outcome, ResponseCode::NoError)
         }
     }
 
@@ -112,6 +126,7 @@ impl Reply {
             authorities,
             additionals: Vec::new(),
             upstream: None,
+            truncated: false,
         }
     }
 
@@ -135,6 +150,7 @@ impl Reply {
             authorities,
             additionals: Vec::new(),
             upstream,
+            truncated: false,
         }
     }
 
@@ -158,6 +174,7 @@ impl Reply {
             authorities: message.authorities,
             additionals: message.additionals,
             upstream,
+            truncated: false,
         }
     }
 
@@ -180,6 +197,7 @@ pub(crate) async fn send<R: ResponseHandler>(
     metadata.recursion_available = reply.recursion_available;
     metadata.authentic_data = reply.authentic_data;
     metadata.response_code = reply.rcode;
+    metadata.truncation = reply.truncated;
 
     if request.protocol() == Protocol::Udp && !reply.is_empty() {
         let question = RawQuestion {

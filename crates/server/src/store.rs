@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use hickory_proto::ProtoError;
-use privatelink_mapping::{ForwardSettings, Loaded, Mapping, Zone};
+use privatelink_mapping::{ForwardSettings, Loaded, Mapping, RateLimitSettings, Zone};
 
 use crate::access::AllowList;
 use crate::answer::ZoneRecords;
@@ -23,6 +23,7 @@ pub struct Snapshot {
     pub allow: AllowList,
     /// Log one event per response.
     pub query_log: bool,
+    pub rate_limit: RateLimitSettings,
     /// Increases by one with every mapping put in service.
     pub generation: u64,
     pub loaded_at: SystemTime,
@@ -46,6 +47,7 @@ impl Snapshot {
             forward: loaded.settings.forward,
             allow: AllowList::new(loaded.settings.server.allow),
             query_log: loaded.settings.server.query_log,
+            rate_limit: loaded.settings.rate_limit,
             generation,
             loaded_at: SystemTime::now(),
             sha256: loaded.sha256,

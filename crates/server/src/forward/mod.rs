@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, Query, ResponseCode};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -69,6 +70,11 @@ pub enum Answer {
 pub enum ForwardError {
     #[error("no upstream is configured for this name")]
     NoUpstreams,
+    #[error("too many questions are upstream already (forward.max_inflight)")]
+    Overloaded {
+        /// A stale cached answer (TTL 30) to fall back on, if any.
+        stale: Option<Box<Message>>,
+    },
     #[error("every upstream failed; last: {reason}")]
     Exhausted {
         reason: String,
@@ -86,6 +92,8 @@ pub struct ForwardStats {
     pub discarded: AtomicU64,
     /// Queries answered by waiting for an identical one already upstream.
     pub coalesced: AtomicU64,
+    /// Questions refused because `forward.max_inflight` were upstream already.
+    pub overloaded: AtomicU64,
 }
 
 /// Sends queries upstream, remembers upstream health and caches answers.
@@ -95,14 +103,22 @@ pub struct Forwarder {
     pool: UpstreamPool,
     cache: AnswerCache,
     inflight: InFlight,
+    /// One permit per question upstream (`forward.max_inflight`).
+    upstream_slots: Semaphore,
     pub stats: ForwardStats,
 }
 
 impl Forwarder {
     /// A forwarder whose cache holds about `cache_bytes` (0: no cache) and
     /// keeps expired answers for `stale_max` to serve when upstreams fail.
-    pub fn new(cache_bytes: u64, stale_max: Duration, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        cache_bytes: u64,
+        stale_max: Duration,
+        max_inflight: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
+            upstream_slots: Semaphore::new(max_inflight.max(1)),
             metrics,
             pool: UpstreamPool::new(),
             cache: AnswerCache::new(cache_bytes, stale_max),
@@ -130,6 +146,7 @@ impl Forwarder {
             upstream_queries = self.stats.upstream_queries.load(Ordering::Relaxed),
             discarded = self.stats.discarded.load(Ordering::Relaxed),
             coalesced = self.stats.coalesced.load(Ordering::Relaxed),
+            overloaded = self.stats.overloaded.load(Ordering::Relaxed),
             "forwarding statistics"
         );
     }
@@ -161,6 +178,16 @@ impl Forwarder {
         }
         let outcome = match self.inflight.join(&key) {
             Flight::Leader(leader) => {
+                let Ok(_slot) = self.upstream_slots.try_acquire() else {
+                    self.stats.overloaded.fetch_add(1, Ordering::Relaxed);
+                    leader.finish(Err("overloaded".to_owned()));
+                    return Err(ForwardError::Overloaded {
+                        stale: self
+                            .cache
+                            .stale(&key, std::time::Instant::now())
+                            .map(Box::new),
+                    });
+                };
                 let outcome = match self.ask_upstreams(upstreams, question, flags, budget).await {
                     Ok((mut answer, upstream)) => {
                         sanitize(question.name(), &mut answer);

@@ -1,0 +1,177 @@
+//! DNS over TCP (RFC 7766), served here rather than by hickory-server, whose
+//! TCP loop has no connection limit and answers a connection's queries one
+//! after another. Each connection may pipeline queries; they are answered
+//! concurrently (up to [`PIPELINE`] at once) and in whatever order they
+//! finish. At most `tcp_max_connections` connections are served at once;
+//! further ones wait in the kernel's backlog. A connection with nothing to
+//! read for `tcp_idle_timeout` is closed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::BinEncoder;
+use hickory_server::net::NetError;
+use hickory_server::net::runtime::TokioTime;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponse;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::timeout;
+use tracing::{debug, warn};
+
+use crate::handler::Handler;
+use crate::reply::Outcome;
+
+/// Queries of one connection being answered at once.
+pub const PIPELINE: usize = 16;
+
+/// The limits of the TCP listener.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+}
+
+/// Accepts connections on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, handler: Arc<Handler>, limits: TcpLimits) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        // Take a slot first: past the limit, connections wait in the backlog.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // ECONNABORTED and friends concern one connection, not the listener.
+                debug!(%error, "TCP accept failed");
+                continue;
+            }
+        };
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            connection(stream, peer, handler, limits.idle_timeout).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, handler: Arc<Handler>, idle: Duration) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let (frames, mut outgoing) = mpsc::channel::<Vec<u8>>(PIPELINE);
+    let writing = tokio::spawn(async move {
+        while let Some(frame) = outgoing.recv().await {
+            if writer.write_all(&frame).await.is_err() {
+                return;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+    let in_flight = Arc::new(Semaphore::new(PIPELINE));
+    loop {
+        let mut length = [0u8; 2];
+        match timeout(idle, reader.read_exact(&mut length)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => break,
+            Err(_) => {
+                debug!(%peer, ?idle, "closing an idle TCP connection");
+                break;
+            }
+        }
+        let mut message = vec![0u8; usize::from(u16::from_be_bytes(length))];
+        match timeout(idle, reader.read_exact(&mut message)).await {
+            Ok(Ok(_)) => {}
+            _ => break,
+        }
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            break;
+        };
+        let (handler, frames) = (handler.clone(), frames.clone());
+        tokio::spawn(async move {
+            answer(message, peer, &handler, frames).await;
+            drop(permit);
+        });
+    }
+    // The writer ends once every answer in flight has been queued.
+    drop(frames);
+    let _ = writing.await;
+}
+
+/// Answers one message: through the handler, or FORMERR when it does not
+/// decode but its header does; responses (QR=1) are dropped, as over UDP.
+async fn answer(
+    message: Vec<u8>,
+    peer: SocketAddr,
+    handler: &Handler,
+    frames: mpsc::Sender<Vec<u8>>,
+) {
+    let header =
+        (message.len() >= 12).then(|| (u16::from_be_bytes([message[0], message[1]]), message[2]));
+    match Request::from_bytes(message, peer, Protocol::Tcp) {
+        Ok(request) if request.metadata.message_type == MessageType::Response => {}
+        Ok(request) => {
+            handler
+                .handle_request::<_, TokioTime>(&request, TcpResponder { frames })
+                .await;
+        }
+        Err(_) => {
+            let Some((id, flags)) = header.filter(|(_, flags)| flags & 0x80 == 0) else {
+                return;
+            };
+            handler
+                .metrics()
+                .query("tcp", Outcome::FormErr, ResponseCode::FormErr);
+            let mut formerr = Message::error_msg(
+                id,
+                hickory_proto::op::OpCode::from_u8((flags >> 3) & 0x0f),
+                ResponseCode::FormErr,
+            );
+            formerr.metadata.recursion_desired = flags & 0x01 == 1;
+            if let Ok(wire) = formerr.to_vec() {
+                let _ = frames.send(framed(&wire)).await;
+            }
+        }
+    }
+}
+
+fn framed(wire: &[u8]) -> Vec<u8> {
+    let length = u16::try_from(wire.len()).unwrap_or(u16::MAX);
+    let mut frame = Vec::with_capacity(wire.len() + 2);
+    frame.extend_from_slice(&length.to_be_bytes());
+    frame.extend_from_slice(wire);
+    frame
+}
+
+/// Queues encoded responses for the connection's writer.
+#[derive(Clone)]
+struct TcpResponder {
+    frames: mpsc::Sender<Vec<u8>>,
+}
+
+#[async_trait::async_trait]
+impl ResponseHandler for TcpResponder {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let mut wire = Vec::with_capacity(512);
+        let info = response.destructive_emit(&mut BinEncoder::new(&mut wire))?;
+        if self.frames.send(framed(&wire)).await.is_err() {
+            warn!("the TCP connection closed before its answer was written");
+        }
+        Ok(info)
+    }
+}
