@@ -160,3 +160,36 @@ fn random_and_mutated_packets_leave_the_server_answering() {
     let response = client::tcp(server.addr, &client::query(FAB1, RecordType::A));
     assert_eq!(a_records(&response), ["10.10.0.4"]);
 }
+
+/// The packet fuzzer's regression inputs, sent over UDP and TCP.
+#[test]
+fn fuzz_regression_packets_are_survived() {
+    let upstream = FakeUpstream::answering(Table::new());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let dir = format!(
+        "{}/../../tests/data/fuzz/packet",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty());
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for path in &paths {
+        let packet = std::fs::read(path).unwrap();
+        socket.send_to(&packet, server.addr).unwrap();
+        if let Ok(mut stream) = TcpStream::connect(server.addr) {
+            let mut frame = u16::try_from(packet.len().min(65535))
+                .unwrap()
+                .to_be_bytes()
+                .to_vec();
+            frame.extend_from_slice(&packet[..packet.len().min(65535)]);
+            let _ = stream.write_all(&frame);
+        }
+    }
+    still_answers(&server);
+    let response = client::tcp(server.addr, &client::query(FAB1, RecordType::A));
+    assert_eq!(a_records(&response), ["10.10.0.4"]);
+}

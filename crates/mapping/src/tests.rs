@@ -418,3 +418,38 @@ fn the_file_fingerprint_is_its_sha256() {
     );
     assert_eq!(load("").sha256, crate::sha256_hex(b""));
 }
+
+/// The fuzzers' regression inputs for the file and import parsers: each
+/// must give a result or an error, never a panic.
+#[test]
+fn fuzz_regression_inputs_for_the_parsers() {
+    let dir = |target: &str| {
+        format!(
+            "{}/../../tests/data/fuzz/{target}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    let inputs = |target: &str| -> Vec<Vec<u8>> {
+        let mut paths: Vec<_> = std::fs::read_dir(dir(target))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        paths.sort();
+        paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    };
+    let files = inputs("mapping_file");
+    assert!(!files.is_empty());
+    for data in files {
+        if let Ok(text) = std::str::from_utf8(&data) {
+            let _ = load_str("fuzz.toml", text);
+        }
+    }
+    let imports = inputs("import");
+    assert!(!imports.is_empty());
+    for data in imports {
+        let text = String::from_utf8_lossy(&data);
+        let mut found = crate::import::azure_cli::read("fuzz.json", &text).unwrap_or_default();
+        found.extend(crate::import::hosts::read("fuzz.hosts", &text));
+        let _ = load_str("rendered.toml", &crate::import::render(&found, &[]));
+    }
+}

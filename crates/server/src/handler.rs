@@ -67,17 +67,12 @@ impl Handler {
             return Reply::error(Outcome::Refused, ResponseCode::Refused);
         }
         let qtype = match query.query_type() {
-            RecordType::A => QueryType::A,
-            RecordType::AAAA => QueryType::Aaaa,
-            RecordType::SOA => QueryType::Soa,
-            RecordType::NS => QueryType::Ns,
-            RecordType::ANY => QueryType::Any,
             // Zone transfers are not offered (yet): refuse rather than forward.
             RecordType::AXFR | RecordType::IXFR => {
                 return Reply::error(Outcome::Refused, ResponseCode::Refused);
             }
             RecordType::OPT => return Reply::error(Outcome::FormErr, ResponseCode::FormErr),
-            _ => QueryType::Other,
+            other => mapped_type(other),
         };
 
         let key = lookup_key(query.name());
@@ -206,6 +201,18 @@ impl RequestHandler for Handler {
         reply::send(request, reply, &client, observed).await
     }
 }
+/// A DNS type in the mapping's terms.
+pub(crate) fn mapped_type(rtype: RecordType) -> QueryType {
+    match rtype {
+        RecordType::A => QueryType::A,
+        RecordType::AAAA => QueryType::Aaaa,
+        RecordType::SOA => QueryType::Soa,
+        RecordType::NS => QueryType::Ns,
+        RecordType::ANY => QueryType::Any,
+        _ => QueryType::Other,
+    }
+}
+
 /// The `ResponseInfo` of a response that is deliberately not sent.
 fn unsent(request: &Request) -> ResponseInfo {
     let mut metadata = Metadata::response_from_request(&request.metadata);

@@ -1,0 +1,110 @@
+//! Any datagram through the request handler, as hickory-server hands it
+//! over, with a fixed mapping and no upstream: a response that decodes, or
+//! none, never a panic.
+#![no_main]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::BinEncoder;
+use hickory_server::net::NetError;
+use hickory_server::net::runtime::TokioTime;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponse;
+use libfuzzer_sys::fuzz_target;
+use privatelink_server::metrics::Metrics;
+use privatelink_server::{Forwarder, Handler, MappingStore, Snapshot};
+
+const MAPPING: &str = r#"
+[server]
+allow = ["127.0.0.0/8"]
+[forward]
+upstreams = []
+[[zone]]
+name = "privatelink.vaultcore.azure.net"
+fallback = "forward"
+[[vault]]
+name = "v"
+id = "1132794570626989392"
+geo = "we"
+[vault.backup]
+fab1 = "10.10.0.4"
+[[vault.storage]]
+account = "weacct01pod01ecs114"
+role = "ecs"
+blob = "10.10.0.12"
+queue = "10.10.0.13"
+[records]
+"multi.privatelink.blob.core.windows.net" = ["10.0.0.1", "10.0.0.2", "fd00::1"]
+"app.deep.privatelink.blob.core.windows.net" = "10.0.0.3"
+"#;
+
+struct Fixture {
+    runtime: tokio::runtime::Runtime,
+    handler: Handler,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let loaded = privatelink_mapping::load_str("fuzz.toml", MAPPING).expect("fixed mapping");
+        let store = Arc::new(MappingStore::new(Snapshot::new(loaded, 1).expect("zones")));
+        let metrics = Arc::new(Metrics::new());
+        let forwarder = Arc::new(Forwarder::new(
+            1 << 20,
+            std::time::Duration::from_secs(60),
+            16,
+            metrics.clone(),
+        ));
+        Fixture {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("runtime"),
+            handler: Handler::new(store, forwarder, metrics),
+        }
+    })
+}
+
+/// Encodes the response as the server would and checks that it decodes.
+#[derive(Clone)]
+struct Check;
+
+#[async_trait::async_trait]
+impl ResponseHandler for Check {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let mut wire = Vec::new();
+        let info = response.destructive_emit(&mut BinEncoder::new(&mut wire))?;
+        assert!(
+            hickory_proto::op::Message::from_vec(&wire).is_ok(),
+            "the server sent something undecodable"
+        );
+        Ok(info)
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let fixture = fixture();
+    let src = SocketAddr::from(([127, 0, 0, 1], 5353));
+    for protocol in [Protocol::Udp, Protocol::Tcp] {
+        if let Ok(request) = Request::from_bytes(data.to_vec(), src, protocol) {
+            fixture.runtime.block_on(
+                fixture
+                    .handler
+                    .handle_request::<_, TokioTime>(&request, Check),
+            );
+        }
+    }
+});
