@@ -61,6 +61,7 @@ async fn serve(
         max_inflight: forward.max_inflight,
         tcp_max_connections: server_settings.tcp_max_connections,
         tcp_idle_timeout: server_settings.tcp_idle_timeout,
+        udp_workers: server_settings.udp_workers,
     };
     let metrics = Arc::new(Metrics::new());
     let forwarder = Arc::new(Forwarder::new(
@@ -101,9 +102,14 @@ async fn serve(
     let store = Arc::new(MappingStore::new(snapshot));
     let reloader = Arc::new(Reloader::new(config.to_path_buf(), store.clone(), startup));
 
+    // One UDP socket and worker thread per core, unless configured.
+    let workers = match server_settings.udp_workers {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        n => n,
+    };
     let mut sockets: Vec<Bound> = Vec::with_capacity(listen.len());
     for address in listen {
-        match listen::bind(address).await {
+        match listen::bind(address, workers).await {
             Ok(bound) => sockets.push(bound),
             Err(error) => {
                 error!(%address, %error, "cannot listen");
@@ -164,7 +170,13 @@ async fn serve(
         max_connections: server_settings.tcp_max_connections,
         idle_timeout: server_settings.tcp_idle_timeout,
     };
-    let mut server = listen::serve(handler, sockets, limits);
+    let mut server = match listen::serve(handler, sockets, limits) {
+        Ok(server) => server,
+        Err(error) => {
+            error!(%error, "cannot start the listeners");
+            return EXIT_IO;
+        }
+    };
     health.set_listening();
     for address in &addresses {
         info!(transport = %"udp", %address, "listening");
@@ -205,11 +217,7 @@ async fn serve(
     info!("shutting down");
     forwarder.log_statistics();
     match tokio::time::timeout(SHUTDOWN_GRACE, server.shutdown_gracefully()).await {
-        Ok(Ok(())) => EXIT_OK,
-        Ok(Err(error)) => {
-            warn!(%error, "error while shutting down");
-            EXIT_OK
-        }
+        Ok(()) => EXIT_OK,
         Err(_) => {
             warn!(grace = ?SHUTDOWN_GRACE, "queries still in flight at shutdown were dropped");
             EXIT_OK

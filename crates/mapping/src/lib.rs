@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 pub use diagnostic::{Diagnostic, Severity};
 pub use diff::MappingDiff;
 pub use lookup::{Lookup, QueryType, Records};
-pub use mapping::{MappedName, Mapping, Origin, Soa, StorageRole, Zone};
+pub use mapping::{MappedName, Mapping, NodeView, Origin, Soa, StorageRole, Zone};
 pub use name::DomainName;
 pub use settings::{
     Fallback, ForwardSettings, RateLimitSettings, Route, ServerSettings, Settings, ZoneDefaults,

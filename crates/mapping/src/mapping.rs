@@ -130,6 +130,17 @@ pub(crate) struct Node {
     pub(crate) origin: Option<Origin>,
 }
 
+/// Any name that exists in a served zone: mapped, or an empty non-terminal
+/// (no addresses, no origin). Apexes exist too but are not listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeView<'m> {
+    pub name: &'m DomainName,
+    pub zone: &'m Zone,
+    pub v4: &'m [Ipv4Addr],
+    pub v6: &'m [Ipv6Addr],
+    pub origin: Option<&'m Origin>,
+}
+
 /// One mapped name, as listed by [`Mapping::names_in`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MappedName<'m> {
@@ -189,6 +200,19 @@ impl Mapping {
             let prefix = &qname[..qname.len() - public.len() - 1];
             let zone = &self.zones[index];
             Some((format!("{prefix}.{}", zone.apex), zone))
+        })
+    }
+
+    /// Every name with a node (mapped names and empty non-terminals), in no order.
+    pub fn nodes(&self) -> impl Iterator<Item = NodeView<'_>> {
+        self.nodes.iter().filter_map(|(name, node)| {
+            Some(NodeView {
+                name,
+                zone: self.zones.get(node.zone)?,
+                v4: &node.v4,
+                v6: &node.v6,
+                origin: node.origin.as_ref(),
+            })
         })
     }
 

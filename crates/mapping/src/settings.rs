@@ -54,6 +54,8 @@ pub struct ServerSettings {
     pub tcp_max_connections: usize,
     /// A TCP connection that sends nothing for this long is closed.
     pub tcp_idle_timeout: Duration,
+    /// UDP sockets and worker threads per listen address; 0 = one per CPU.
+    pub udp_workers: usize,
 }
 
 /// `[forward]`: where names that are not served go.
@@ -180,6 +182,7 @@ impl Default for Settings {
                 subnets: Vec::new(),
                 tcp_max_connections: 1024,
                 tcp_idle_timeout: Duration::from_secs(10),
+                udp_workers: 0,
             },
             forward: ForwardSettings {
                 upstreams: vec![AZURE_RESOLVER],

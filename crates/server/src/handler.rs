@@ -2,6 +2,7 @@
 //! mapping. hickory-server decodes each request (FORMERR for undecodable
 //! ones, responses dropped) and hands it here.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,6 +17,7 @@ use tracing::{debug, warn};
 use crate::answer;
 use crate::chain::{self, Asked};
 use crate::edns::ClientEdns;
+use crate::fast::{self, FastOutcome};
 use crate::forward::{Answer, ForwardError, ForwardFlags, Forwarder};
 use crate::metrics::Metrics;
 use crate::querylog::Observed;
@@ -46,6 +48,24 @@ impl Handler {
     /// The request-path metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Answers a UDP query from the fast path when it can (see
+    /// [`crate::fast`]), writing the response into `out`. `None`: the
+    /// general path must take it. The fast path stands aside whenever
+    /// something per query is asked for (the query log, rate limiting) and
+    /// for clients outside the allow-list, whose REFUSED the general path builds.
+    pub fn fast_udp(&self, client: IpAddr, query: &[u8], out: &mut Vec<u8>) -> Option<FastOutcome> {
+        let snapshot = self.store.current();
+        if snapshot.query_log
+            || snapshot.rate_limit.responses_per_second > 0
+            || !snapshot.allow.allows(client)
+        {
+            return None;
+        }
+        let outcome = fast::answer(&snapshot.fast, query, out)?;
+        self.metrics.fast_udp(outcome);
+        Some(outcome)
     }
 
     /// Decides the reply to one request, using one snapshot throughout.
@@ -221,24 +241,6 @@ fn unsent(request: &Request) -> ResponseInfo {
         metadata,
         counts: HeaderCounts::default(),
     })
-}
-
-/// The handler as hickory-server's UDP loop holds it; the TCP listener
-/// shares the same [`Handler`].
-#[derive(Debug, Clone)]
-pub struct SharedHandler(pub Arc<Handler>);
-
-#[async_trait::async_trait]
-impl RequestHandler for SharedHandler {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        response_handle: R,
-    ) -> ResponseInfo {
-        self.0
-            .handle_request::<R, T>(request, response_handle)
-            .await
-    }
 }
 
 /// The mapping's key for a query name: lower case, dotted, no trailing dot.

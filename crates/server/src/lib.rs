@@ -1,7 +1,12 @@
 //! The privatelink-dns server: DNS over UDP and TCP in front of a mapping.
 //!
 //! ```text
-//!  UDP/TCP ─▶ hickory-server (decode; FORMERR; drop responses)
+//!  UDP ─▶ udp.rs worker threads ─▶ fast.rs: plain questions for served names,
+//!   │        answered from precomputed wire data │
+//!   │                                 (anything else)
+//!  TCP ─▶ tcp.rs (limits, pipelining) ──┐        │
+//!                                       ▼        ▼
+//!           dispatch.rs (decode; FORMERR; drop responses)
 //!               │
 //!               ▼
 //!           Handler::handle_request ── one Snapshot from the MappingStore
@@ -29,7 +34,9 @@
 pub mod access;
 mod answer;
 mod chain;
+mod dispatch;
 pub mod edns;
+pub mod fast;
 pub mod forward;
 pub mod handler;
 pub mod health;
@@ -42,11 +49,12 @@ pub mod reload;
 pub mod reply;
 pub mod store;
 pub mod tcp;
+pub mod udp;
 pub mod watch;
 
 pub use access::AllowList;
 pub use forward::Forwarder;
-pub use handler::{Handler, SharedHandler};
+pub use handler::Handler;
 pub use reply::Outcome;
 pub use store::{MappingStore, Snapshot};
 

@@ -1,35 +1,39 @@
-//! Binding the listen addresses and running the hickory-server loops.
+//! Binding the listen addresses and running the UDP and TCP listeners.
 
 use std::io;
 use std::net::SocketAddr;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use hickory_server::Server;
-use hickory_server::net::NetError;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::handler::{Handler, SharedHandler};
+use crate::handler::Handler;
 use crate::tcp::TcpLimits;
+use crate::udp::UdpWorkers;
 
-/// A UDP socket and a TCP listener on the same address and port.
+/// UDP sockets (one per worker) and a TCP listener on the same address and port.
 #[derive(Debug)]
 pub struct Bound {
     pub address: SocketAddr,
-    udp: UdpSocket,
+    udp: Vec<std::net::UdpSocket>,
     tcp: TcpListener,
 }
 
-/// Binds UDP and TCP on `address`. With port 0 the system picks a port for
-/// UDP and TCP is bound to the same one, retried if another process took it
-/// in between.
-pub async fn bind(address: SocketAddr) -> io::Result<Bound> {
+/// Binds `workers` UDP sockets and a TCP listener on `address`. With port 0
+/// the system picks a port for UDP and TCP is bound to the same one,
+/// retried if another process took it in between.
+pub async fn bind(address: SocketAddr, workers: usize) -> io::Result<Bound> {
     const ATTEMPTS: usize = 16;
     let mut last_error = None;
     for _ in 0..ATTEMPTS {
-        let udp = UdpSocket::bind(address).await?;
-        let bound = udp.local_addr()?;
+        let udp = crate::udp::bind(address, workers)?;
+        let bound = udp
+            .first()
+            .map_or(Ok(address), std::net::UdpSocket::local_addr)?;
         match TcpListener::bind(bound).await {
             Ok(tcp) => {
                 return Ok(Bound {
@@ -47,47 +51,71 @@ pub async fn bind(address: SocketAddr) -> io::Result<Bound> {
     Err(last_error.unwrap_or_else(|| io::Error::other("no port free for both UDP and TCP")))
 }
 
-/// The running listeners: hickory-server's UDP loops and our TCP listeners.
+/// The running listeners.
+#[derive(Debug)]
 pub struct Running {
-    udp: Server<SharedHandler>,
+    udp: Vec<UdpWorkers>,
     tcp: Vec<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    failed: mpsc::UnboundedReceiver<String>,
 }
 
-/// Starts serving `handler` on every bound address: UDP through
-/// hickory-server, TCP through [`crate::tcp`] with its limits.
-pub fn serve(handler: Arc<Handler>, sockets: Vec<Bound>, limits: TcpLimits) -> Running {
-    let mut udp = Server::new(SharedHandler(handler.clone()));
-    let mut tcp = Vec::with_capacity(sockets.len());
+/// Starts serving `handler` on every bound address: UDP worker threads
+/// (fast path, then the runtime) and TCP listeners with their limits.
+pub fn serve(handler: Arc<Handler>, sockets: Vec<Bound>, limits: TcpLimits) -> io::Result<Running> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (report, failed) = mpsc::unbounded_channel();
+    let runtime = Handle::current();
+    let mut running = Running {
+        udp: Vec::with_capacity(sockets.len()),
+        tcp: Vec::with_capacity(sockets.len()),
+        stop: stop.clone(),
+        failed,
+    };
     for bound in sockets {
-        udp.register_socket(bound.udp);
-        tcp.push(tokio::spawn(crate::tcp::serve(
+        running.udp.push(crate::udp::serve(
+            bound.udp,
+            handler.clone(),
+            runtime.clone(),
+            stop.clone(),
+            report.clone(),
+        )?);
+        running.tcp.push(tokio::spawn(crate::tcp::serve(
             bound.tcp,
             handler.clone(),
             limits,
         )));
     }
-    Running { udp, tcp }
-}
-
-impl std::fmt::Debug for Running {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running")
-            .field("tcp_listeners", &self.tcp.len())
-            .finish()
-    }
+    Ok(running)
 }
 
 impl Running {
-    /// Resolves if a UDP loop stops by itself (a socket error).
-    pub async fn block_until_done(&mut self) -> Result<(), NetError> {
-        self.udp.block_until_done().await
+    /// Resolves if a UDP worker stops by itself (a fatal socket error).
+    pub async fn block_until_done(&mut self) -> Result<(), String> {
+        match self.failed.recv().await {
+            Some(reason) => Err(reason),
+            None => std::future::pending().await,
+        }
     }
 
-    /// Stops accepting, lets UDP queries in flight finish, and closes TCP.
-    pub async fn shutdown_gracefully(&mut self) -> Result<(), NetError> {
+    /// Stops the listeners, then waits for the UDP queries already in the
+    /// general path to be answered (TCP connections are closed).
+    pub async fn shutdown_gracefully(self) {
+        self.stop.store(true, Ordering::Relaxed);
         for task in &self.tcp {
             task.abort();
         }
-        self.udp.shutdown_gracefully().await
+        let workers = tokio::task::spawn_blocking(move || {
+            let mut workers = self.udp;
+            for worker in &mut workers {
+                worker.join();
+            }
+            workers
+        })
+        .await
+        .unwrap_or_default();
+        for worker in &workers {
+            worker.drained().await;
+        }
     }
 }

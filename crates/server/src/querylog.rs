@@ -10,11 +10,11 @@ use std::time::Instant;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::Record;
 use hickory_server::net::NetError;
-use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
 use tracing::info;
 
+use crate::dispatch::transport;
 use crate::metrics::Metrics;
 use crate::reply::Outcome;
 
@@ -33,15 +33,6 @@ pub(crate) struct Observed<R> {
     upstream: Option<SocketAddr>,
     /// `(name, type)` when the query log is on.
     logged: Option<(String, String)>,
-}
-
-/// The transport label of a protocol.
-fn transport(protocol: Protocol) -> &'static str {
-    match protocol {
-        Protocol::Udp => "udp",
-        Protocol::Tcp => "tcp",
-        _ => "other",
-    }
 }
 
 impl<R: ResponseHandler> Observed<R> {

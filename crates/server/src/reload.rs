@@ -62,6 +62,7 @@ pub struct StartupSettings {
     pub max_inflight: usize,
     pub tcp_max_connections: usize,
     pub tcp_idle_timeout: Duration,
+    pub udp_workers: usize,
 }
 
 /// How many reloads ended which way, since start-up.
@@ -281,6 +282,9 @@ impl Reloader {
         }
         if self.startup.tcp_idle_timeout != server.tcp_idle_timeout {
             changed.push("server.tcp_idle_timeout_s");
+        }
+        if self.startup.udp_workers != server.udp_workers {
+            changed.push("server.udp_workers");
         }
         for setting in changed {
             warn!(

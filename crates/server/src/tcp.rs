@@ -4,19 +4,18 @@
 //! concurrently (up to [`PIPELINE`] at once) and in whatever order they
 //! finish. At most `tcp_max_connections` connections are served at once;
 //! further ones wait in the kernel's backlog. A connection with nothing to
-//! read for `tcp_idle_timeout` is closed.
+//! read for `tcp_idle_timeout` is closed. Messages go through
+//! [`crate::dispatch`], as UDP ones do.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::BinEncoder;
 use hickory_server::net::NetError;
-use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::server::{ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,8 +23,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::time::timeout;
 use tracing::{debug, warn};
 
+use crate::dispatch::{RawSend, dispatch};
 use crate::handler::Handler;
-use crate::reply::Outcome;
 
 /// Queries of one connection being answered at once.
 pub const PIPELINE: usize = 16;
@@ -94,50 +93,20 @@ async fn connection(stream: TcpStream, peer: SocketAddr, handler: Arc<Handler>, 
         };
         let (handler, frames) = (handler.clone(), frames.clone());
         tokio::spawn(async move {
-            answer(message, peer, &handler, frames).await;
+            dispatch(
+                message,
+                peer,
+                Protocol::Tcp,
+                &handler,
+                TcpResponder { frames },
+            )
+            .await;
             drop(permit);
         });
     }
     // The writer ends once every answer in flight has been queued.
     drop(frames);
     let _ = writing.await;
-}
-
-/// Answers one message: through the handler, or FORMERR when it does not
-/// decode but its header does; responses (QR=1) are dropped, as over UDP.
-async fn answer(
-    message: Vec<u8>,
-    peer: SocketAddr,
-    handler: &Handler,
-    frames: mpsc::Sender<Vec<u8>>,
-) {
-    let header =
-        (message.len() >= 12).then(|| (u16::from_be_bytes([message[0], message[1]]), message[2]));
-    match Request::from_bytes(message, peer, Protocol::Tcp) {
-        Ok(request) if request.metadata.message_type == MessageType::Response => {}
-        Ok(request) => {
-            handler
-                .handle_request::<_, TokioTime>(&request, TcpResponder { frames })
-                .await;
-        }
-        Err(_) => {
-            let Some((id, flags)) = header.filter(|(_, flags)| flags & 0x80 == 0) else {
-                return;
-            };
-            handler
-                .metrics()
-                .query("tcp", Outcome::FormErr, ResponseCode::FormErr);
-            let mut formerr = Message::error_msg(
-                id,
-                hickory_proto::op::OpCode::from_u8((flags >> 3) & 0x0f),
-                ResponseCode::FormErr,
-            );
-            formerr.metadata.recursion_desired = flags & 0x01 == 1;
-            if let Ok(wire) = formerr.to_vec() {
-                let _ = frames.send(framed(&wire)).await;
-            }
-        }
-    }
 }
 
 fn framed(wire: &[u8]) -> Vec<u8> {
@@ -152,6 +121,13 @@ fn framed(wire: &[u8]) -> Vec<u8> {
 #[derive(Clone)]
 struct TcpResponder {
     frames: mpsc::Sender<Vec<u8>>,
+}
+
+#[async_trait::async_trait]
+impl RawSend for TcpResponder {
+    async fn send_raw(&mut self, wire: Vec<u8>) {
+        let _ = self.frames.send(framed(&wire)).await;
+    }
 }
 
 #[async_trait::async_trait]

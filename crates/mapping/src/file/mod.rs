@@ -87,6 +87,7 @@ const SERVER_KEYS: &[&str] = &[
     "subnets",
     "tcp_max_connections",
     "tcp_idle_timeout_s",
+    "udp_workers",
 ];
 const FORWARD_KEYS: &[&str] = &[
     "upstreams",
@@ -214,6 +215,11 @@ fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settin
         && let Some(n) = reader.integer(value, "server.tcp_max_connections", 1..=65_536)
     {
         server.tcp_max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(value) = table.get("udp_workers")
+        && let Some(n) = reader.integer(value, "server.udp_workers", 0..=256)
+    {
+        server.udp_workers = usize::try_from(n).unwrap_or(0);
     }
     if let Some(value) = table.get("tcp_idle_timeout_s")
         && let Some(s) = reader.integer(value, "server.tcp_idle_timeout_s", 1..=3600)

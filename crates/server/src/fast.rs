@@ -1,0 +1,619 @@
+//! The fast path for the queries a privatelink server mostly gets: a plain
+//! UDP question for a name in a served zone, answered straight from
+//! precomputed wire data, without decoding the query into hickory types,
+//! allocating or encoding records.
+//!
+//! [`FastTable`] is built with each [`crate::Snapshot`]. [`answer`] either
+//! writes a complete response into the caller's buffer or declines, and
+//! the query takes the general path ([`crate::Handler`]), which gives the
+//! same answers. It declines anything unusual: other opcodes or classes,
+//! compression in the question, EDNS other than a plain version-0 OPT,
+//! SOA/NS/ANY questions, names outside served zones, zones that fall back
+//! to forwarding, answers larger than the client's UDP size.
+//!
+//! The response is byte-compatible with the general path's in every field a
+//! client reads: AA and RA set, RD copied, the question echoed with the
+//! client's case, TTL 10 answers, the zone SOA with the negative TTL in the
+//! authority section for NODATA/NXDOMAIN, and an OPT (payload 1232, DO
+//! copied) when the query had one. Answer owners are compressed against the
+//! question, so answers are smaller than the general path's.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use privatelink_mapping::{DomainName, Fallback, Mapping, Soa};
+
+use crate::edns::MAX_UDP_PAYLOAD;
+
+const TYPE_A: u16 = 1;
+const TYPE_SOA: u16 = 6;
+const TYPE_AAAA: u16 = 28;
+const TYPE_OPT: u16 = 41;
+const CLASS_IN: u16 = 1;
+const HEADER: usize = 12;
+
+/// What a fast answer was, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FastOutcome {
+    Mapped,
+    NoData,
+    NxDomain,
+}
+
+#[derive(Debug, Clone)]
+struct FastZone {
+    /// The SOA's RDATA, names uncompressed.
+    soa_rdata: Vec<u8>,
+    negative_ttl: u32,
+    fallback: Fallback,
+}
+
+#[derive(Debug, Clone)]
+struct FastName {
+    zone: usize,
+    v4: Vec<Ipv4Addr>,
+    v6: Vec<Ipv6Addr>,
+    ttl: u32,
+    /// Labels of the zone apex, so that the SOA owner can point into the question.
+    apex_labels: usize,
+}
+
+/// Precomputed answers for one mapping, keyed by the lower-case wire name.
+#[derive(Debug, Clone, Default)]
+pub struct FastTable {
+    names: HashMap<Box<[u8]>, FastName>,
+    /// Apex wire name → (zone, apex label count).
+    apexes: HashMap<Box<[u8]>, (usize, usize)>,
+    zones: Vec<FastZone>,
+}
+
+/// `name` in DNS wire format: length-prefixed labels and the root.
+fn wire(name: &DomainName) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.as_str().len() + 2);
+    for label in name.labels() {
+        out.push(u8::try_from(label.len()).unwrap_or(63));
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+fn soa_rdata(soa: &Soa) -> Vec<u8> {
+    let mut out = wire(&soa.mname);
+    out.extend(wire(&soa.rname));
+    for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
+        out.extend_from_slice(&value.to_be_bytes());
+    }
+    out
+}
+
+impl FastTable {
+    pub fn new(mapping: &Mapping) -> Self {
+        let mut table = Self::default();
+        let index: HashMap<&str, usize> = mapping
+            .zones()
+            .iter()
+            .enumerate()
+            .map(|(i, zone)| (zone.apex.as_str(), i))
+            .collect();
+        for (i, zone) in mapping.zones().iter().enumerate() {
+            table.zones.push(FastZone {
+                soa_rdata: soa_rdata(&zone.soa),
+                negative_ttl: zone.soa.negative_ttl(),
+                fallback: zone.fallback,
+            });
+            table.apexes.insert(
+                wire(&zone.apex).into_boxed_slice(),
+                (i, zone.apex.label_count()),
+            );
+        }
+        for node in mapping.nodes() {
+            let Some(&zone) = index.get(node.zone.apex.as_str()) else {
+                continue;
+            };
+            table.names.insert(
+                wire(node.name).into_boxed_slice(),
+                FastName {
+                    zone,
+                    v4: node.v4.to_vec(),
+                    v6: node.v6.to_vec(),
+                    ttl: node.zone.ttl,
+                    apex_labels: node.zone.apex.label_count(),
+                },
+            );
+        }
+        table
+    }
+}
+
+/// The parts of a query the fast path needs.
+struct Question {
+    /// End of the question section (offset of the first byte after QCLASS).
+    end: usize,
+    /// Length of the wire name.
+    name_len: usize,
+    qtype: u16,
+    /// `Some(do_bit)` when the query carried an OPT record.
+    opt: Option<bool>,
+    udp_limit: usize,
+}
+
+/// Reads a plain query: one question, no compression, optionally one plain
+/// version-0 OPT, nothing else. Writes the lower-case name into `key`.
+fn parse(query: &[u8], key: &mut [u8; 255]) -> Option<Question> {
+    if query.len() < HEADER {
+        return None;
+    }
+    let flags = u16::from_be_bytes([query[2], query[3]]);
+    // A plain query: only RD and AD (which dig sets by default) may be set.
+    if flags & !(0x0100 | 0x0020) != 0 {
+        return None;
+    }
+    let count = |at: usize| u16::from_be_bytes([query[at], query[at + 1]]);
+    if count(4) != 1 || count(6) != 0 || count(8) != 0 || count(10) > 1 {
+        return None;
+    }
+    let mut at = HEADER;
+    let mut name_len = 0;
+    loop {
+        let len = usize::from(*query.get(at)?);
+        if len > 63 {
+            return None; // compression pointer or invalid label
+        }
+        if name_len + len + 1 > 255 {
+            return None;
+        }
+        key[name_len] = u8::try_from(len).ok()?;
+        for i in 0..len {
+            key[name_len + 1 + i] = query.get(at + 1 + i)?.to_ascii_lowercase();
+        }
+        name_len += len + 1;
+        at += len + 1;
+        if len == 0 {
+            break;
+        }
+    }
+    let qtype = u16::from_be_bytes([*query.get(at)?, *query.get(at + 1)?]);
+    let qclass = u16::from_be_bytes([*query.get(at + 2)?, *query.get(at + 3)?]);
+    if qclass != CLASS_IN {
+        return None;
+    }
+    let end = at + 4;
+    let (opt, udp_limit) = if count(10) == 1 {
+        // Root owner, TYPE OPT, CLASS = payload, TTL = ext-rcode, version, flags.
+        let opt = query.get(end..end + 11)?;
+        if opt[0] != 0 || u16::from_be_bytes([opt[1], opt[2]]) != TYPE_OPT || opt[6] != 0 {
+            return None;
+        }
+        let payload = u16::from_be_bytes([opt[3], opt[4]]);
+        let dnssec_ok = opt[7] & 0x80 != 0;
+        let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
+        if end + 11 + rdlen != query.len() {
+            return None;
+        }
+        (
+            Some(dnssec_ok),
+            usize::from(payload.clamp(512, MAX_UDP_PAYLOAD)),
+        )
+    } else {
+        if end != query.len() {
+            return None;
+        }
+        (None, 512)
+    };
+    Some(Question {
+        end,
+        name_len,
+        qtype,
+        opt,
+        udp_limit,
+    })
+}
+
+/// Offsets of the label starts of a wire name, from the leftmost label.
+fn label_starts(name: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let len = usize::from(*name.get(at)?);
+        if len == 0 {
+            return None;
+        }
+        let start = at;
+        at += len + 1;
+        Some(start)
+    })
+}
+
+/// Writes the response to `query` into `out` and says what it was, or
+/// returns `None` to leave the query to the general path.
+pub fn answer(table: &FastTable, query: &[u8], out: &mut Vec<u8>) -> Option<FastOutcome> {
+    let mut key = [0u8; 255];
+    let question = parse(query, &mut key)?;
+    let name = &key[..question.name_len];
+
+    let (outcome, zone_index, apex_labels, records): (FastOutcome, usize, usize, Records<'_>) =
+        match table.names.get(name) {
+            Some(entry) => {
+                let records = match question.qtype {
+                    TYPE_A if !entry.v4.is_empty() => Records::V4(&entry.v4, entry.ttl),
+                    TYPE_AAAA if !entry.v6.is_empty() => Records::V6(&entry.v6, entry.ttl),
+                    // SOA, NS and ANY have apex and RFC 8482 rules: general path.
+                    2 | TYPE_SOA | 255 => return None,
+                    _ => Records::None,
+                };
+                let outcome = if matches!(records, Records::None) {
+                    FastOutcome::NoData
+                } else {
+                    FastOutcome::Mapped
+                };
+                (outcome, entry.zone, entry.apex_labels, records)
+            }
+            None => {
+                // The deepest served zone containing the name, if any.
+                let (zone, labels) = label_starts(name)
+                    .find_map(|start| table.apexes.get(&name[start..]).copied())?;
+                if start_is_apex(name, labels) {
+                    return None; // the apex itself: SOA/NS rules, general path
+                }
+                if table.zones.get(zone)?.fallback == Fallback::Forward {
+                    return None;
+                }
+                (FastOutcome::NxDomain, zone, labels, Records::None)
+            }
+        };
+    let zone = table.zones.get(zone_index)?;
+
+    out.clear();
+    // Header: id, QR AA (RD copied) | RA rcode, counts.
+    out.extend_from_slice(&query[..2]);
+    out.push(0x84 | (query[2] & 0x01));
+    out.push(
+        0x80 | if outcome == FastOutcome::NxDomain {
+            3
+        } else {
+            0
+        },
+    );
+    let answers = records.len();
+    let authorities = u16::from(answers == 0);
+    out.extend_from_slice(&[0, 1]);
+    out.extend_from_slice(&u16::try_from(answers).ok()?.to_be_bytes());
+    out.extend_from_slice(&authorities.to_be_bytes());
+    out.extend_from_slice(&u16::from(question.opt.is_some()).to_be_bytes());
+    // The question as the client wrote it.
+    out.extend_from_slice(&query[HEADER..question.end]);
+    // Answers, their owner a pointer to the question name.
+    match records {
+        Records::V4(addrs, ttl) => {
+            for addr in addrs {
+                record(out, 0xC00C, TYPE_A, ttl, &addr.octets());
+            }
+        }
+        Records::V6(addrs, ttl) => {
+            for addr in addrs {
+                record(out, 0xC00C, TYPE_AAAA, ttl, &addr.octets());
+            }
+        }
+        Records::None => {
+            // The SOA, its owner a pointer to the apex inside the question name.
+            let labels = label_starts(name).count();
+            let skip = labels.checked_sub(apex_labels)?;
+            let apex_offset = label_starts(name).nth(skip)?;
+            let pointer = 0xC000 | u16::try_from(HEADER + apex_offset).ok()?;
+            record(out, pointer, TYPE_SOA, zone.negative_ttl, &zone.soa_rdata);
+        }
+    }
+    if let Some(dnssec_ok) = question.opt {
+        out.push(0);
+        out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+        out.extend_from_slice(&MAX_UDP_PAYLOAD.to_be_bytes());
+        out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+    }
+    (out.len() <= question.udp_limit).then_some(outcome)
+}
+
+/// True when the wire name has exactly `apex_labels` labels (it is the apex).
+fn start_is_apex(name: &[u8], apex_labels: usize) -> bool {
+    label_starts(name).count() == apex_labels
+}
+
+enum Records<'a> {
+    V4(&'a [Ipv4Addr], u32),
+    V6(&'a [Ipv6Addr], u32),
+    None,
+}
+
+impl Records<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Self::V4(addrs, _) => addrs.len(),
+            Self::V6(addrs, _) => addrs.len(),
+            Self::None => 0,
+        }
+    }
+}
+
+fn record(out: &mut Vec<u8>, owner: u16, rtype: u16, ttl: u32, rdata: &[u8]) {
+    out.extend_from_slice(&owner.to_be_bytes());
+    out.extend_from_slice(&rtype.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    out.extend_from_slice(&u16::try_from(rdata.len()).unwrap_or(0).to_be_bytes());
+    out.extend_from_slice(rdata);
+}
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+    use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+    use privatelink_mapping::load_str;
+
+    use super::*;
+
+    fn table() -> FastTable {
+        let loaded = load_str(
+            "t.toml",
+            r#"
+[[zone]]
+name = "privatelink.vaultcore.azure.net"
+fallback = "forward"
+[records]
+"Acct.privatelink.blob.core.windows.net" = ["10.0.0.1", "10.0.0.2"]
+"v6.privatelink.blob.core.windows.net" = "fd00::1"
+"app.deep.privatelink.blob.core.windows.net" = "10.0.0.3"
+"kv.privatelink.vaultcore.azure.net" = "10.0.0.4"
+"#,
+        )
+        .unwrap();
+        FastTable::new(&loaded.mapping)
+    }
+
+    fn query(name: &str, rtype: RecordType, edns: Option<(u16, bool)>) -> Vec<u8> {
+        let mut message = Message::new(0xBEEF, MessageType::Query, OpCode::Query);
+        message.metadata.recursion_desired = true;
+        message.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+        if let Some((payload, dnssec_ok)) = edns {
+            let mut opt = Edns::new();
+            opt.set_max_payload(payload);
+            opt.set_dnssec_ok(dnssec_ok);
+            message.set_edns(opt);
+        }
+        message.to_vec().unwrap()
+    }
+
+    fn ask(
+        name: &str,
+        rtype: RecordType,
+        edns: Option<(u16, bool)>,
+    ) -> Option<(FastOutcome, Message)> {
+        let mut out = Vec::new();
+        let outcome = answer(&table(), &query(name, rtype, edns), &mut out)?;
+        Some((
+            outcome,
+            Message::from_vec(&out).expect("the fast path must write valid DNS"),
+        ))
+    }
+
+    #[test]
+    fn mapped_names_get_their_addresses_with_the_question_echoed() {
+        let (outcome, m) = ask(
+            "ACCT.PrivateLink.blob.core.windows.net.",
+            RecordType::A,
+            Some((4096, true)),
+        )
+        .unwrap();
+        assert_eq!(outcome, FastOutcome::Mapped);
+        assert_eq!(m.metadata.id, 0xBEEF);
+        assert_eq!(m.metadata.message_type, MessageType::Response);
+        assert!(
+            m.metadata.authoritative
+                && m.metadata.recursion_available
+                && m.metadata.recursion_desired
+        );
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(
+            m.queries[0]
+                .name()
+                .eq_case(&Name::from_ascii("ACCT.PrivateLink.blob.core.windows.net.").unwrap())
+        );
+        assert_eq!(m.answers.len(), 2);
+        assert!(
+            m.answers
+                .iter()
+                .all(|r| r.ttl == 10 && r.dns_class == DNSClass::IN)
+        );
+        assert_eq!(
+            m.answers[0].name,
+            Name::from_ascii("acct.privatelink.blob.core.windows.net.").unwrap()
+        );
+        assert!(matches!(m.answers[1].data, RData::A(a) if a.0 == Ipv4Addr::new(10, 0, 0, 2)));
+        let edns = m.edns.unwrap();
+        assert_eq!(edns.max_payload(), 1232);
+        assert!(edns.flags().dnssec_ok);
+        let (_, v6) = ask(
+            "v6.privatelink.blob.core.windows.net.",
+            RecordType::AAAA,
+            None,
+        )
+        .unwrap();
+        assert!(matches!(v6.answers[0].data, RData::AAAA(_)));
+        assert!(v6.edns.is_none());
+    }
+
+    #[test]
+    fn nodata_and_nxdomain_carry_the_zone_soa_with_the_negative_ttl() {
+        for (name, rtype, outcome, rcode) in [
+            (
+                "acct.privatelink.blob.core.windows.net.",
+                RecordType::AAAA,
+                FastOutcome::NoData,
+                ResponseCode::NoError,
+            ),
+            (
+                "acct.privatelink.blob.core.windows.net.",
+                RecordType::TXT,
+                FastOutcome::NoData,
+                ResponseCode::NoError,
+            ),
+            (
+                "deep.privatelink.blob.core.windows.net.",
+                RecordType::A,
+                FastOutcome::NoData,
+                ResponseCode::NoError,
+            ),
+            (
+                "nosuch.privatelink.blob.core.windows.net.",
+                RecordType::A,
+                FastOutcome::NxDomain,
+                ResponseCode::NXDomain,
+            ),
+            (
+                "x.acct.privatelink.blob.core.windows.net.",
+                RecordType::A,
+                FastOutcome::NxDomain,
+                ResponseCode::NXDomain,
+            ),
+        ] {
+            let (got, m) = ask(name, rtype, Some((1232, false))).unwrap();
+            assert_eq!(got, outcome, "{name}");
+            assert_eq!(m.metadata.response_code, rcode, "{name}");
+            assert!(m.answers.is_empty());
+            assert_eq!(m.authorities.len(), 1);
+            let soa = &m.authorities[0];
+            assert_eq!(
+                soa.name,
+                Name::from_ascii("privatelink.blob.core.windows.net.").unwrap()
+            );
+            assert_eq!(soa.ttl, 10);
+            let RData::SOA(data) = &soa.data else {
+                panic!("not an SOA")
+            };
+            assert_eq!(data.mname.to_ascii(), "azureprivatedns.net.");
+            assert_eq!(
+                (
+                    data.serial,
+                    data.refresh,
+                    data.retry,
+                    data.expire,
+                    data.minimum
+                ),
+                (1, 3600, 300, 2_419_200, 10)
+            );
+        }
+    }
+
+    #[test]
+    fn anything_unusual_is_left_to_the_general_path() {
+        let t = table();
+        let mut out = Vec::new();
+        let mut declined = |bytes: Vec<u8>| answer(&t, &bytes, &mut out).is_none();
+        // Apex questions, SOA/NS/ANY, forwarded and fallback names.
+        assert!(declined(query(
+            "privatelink.blob.core.windows.net.",
+            RecordType::A,
+            None
+        )));
+        assert!(declined(query(
+            "acct.privatelink.blob.core.windows.net.",
+            RecordType::SOA,
+            None
+        )));
+        assert!(declined(query(
+            "acct.privatelink.blob.core.windows.net.",
+            RecordType::ANY,
+            None
+        )));
+        assert!(declined(query("www.example.com.", RecordType::A, None)));
+        assert!(declined(query(
+            "nosuch.privatelink.vaultcore.azure.net.",
+            RecordType::A,
+            None
+        )));
+        // EDNS version 1, a response, another opcode, another class, trailing bytes, truncated input.
+        let mut v1 = query(
+            "acct.privatelink.blob.core.windows.net.",
+            RecordType::A,
+            Some((1232, false)),
+        );
+        let version_at = v1.len() - 5;
+        v1[version_at] = 1;
+        assert!(declined(v1));
+        let mut response = query(
+            "acct.privatelink.blob.core.windows.net.",
+            RecordType::A,
+            None,
+        );
+        response[2] |= 0x80;
+        assert!(declined(response));
+        let mut notify = query(
+            "acct.privatelink.blob.core.windows.net.",
+            RecordType::A,
+            None,
+        );
+        notify[2] |= 4 << 3;
+        assert!(declined(notify));
+        let mut chaos = query(
+            "acct.privatelink.blob.core.windows.net.",
+            RecordType::A,
+            None,
+        );
+        let class_at = chaos.len() - 1;
+        chaos[class_at] = 3;
+        assert!(declined(chaos));
+        let mut trailing = query(
+            "acct.privatelink.blob.core.windows.net.",
+            RecordType::A,
+            None,
+        );
+        trailing.push(0);
+        assert!(declined(trailing));
+        let full = query(
+            "acct.privatelink.blob.core.windows.net.",
+            RecordType::A,
+            None,
+        );
+        for cut in 0..full.len() {
+            assert!(declined(full[..cut].to_vec()), "cut at {cut}");
+        }
+        // A compression pointer in the question.
+        let mut pointer = full.clone();
+        pointer[12] = 0xC0;
+        assert!(declined(pointer));
+    }
+
+    #[test]
+    fn responses_that_would_not_fit_are_declined() {
+        let records: String = (1..=40).map(|i| format!("\"10.0.1.{i}\",")).collect();
+        let loaded = load_str(
+            "t.toml",
+            &format!("[records]\n\"big.privatelink.blob.core.windows.net\" = [{records}]\n"),
+        )
+        .unwrap();
+        let t = FastTable::new(&loaded.mapping);
+        let mut out = Vec::new();
+        assert!(
+            answer(
+                &t,
+                &query(
+                    "big.privatelink.blob.core.windows.net.",
+                    RecordType::A,
+                    None
+                ),
+                &mut out
+            )
+            .is_none()
+        );
+        assert!(
+            answer(
+                &t,
+                &query(
+                    "big.privatelink.blob.core.windows.net.",
+                    RecordType::A,
+                    Some((1232, false))
+                ),
+                &mut out
+            )
+            .is_some()
+        );
+    }
+}

@@ -1,0 +1,273 @@
+//! DNS over UDP: one socket per worker thread on the same address
+//! (`SO_REUSEPORT`, so the kernel spreads clients over them), each served by
+//! a blocking loop that receives and sends batches (`recvmmsg`/`sendmmsg`).
+//! Most queries are answered right there by the
+//! [fast path](crate::fast); the rest are handed to the async runtime and
+//! go through [`crate::dispatch`] and the [`Handler`]. At most
+//! [`MAX_PENDING`] such queries are in progress; past that, datagrams are
+//! dropped (and counted) rather than queued without bound under a flood.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::BinEncoder;
+use hickory_server::net::NetError;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponse;
+use nix::errno::Errno;
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+};
+use tokio::runtime::Handle;
+use tokio::sync::{Semaphore, mpsc};
+use tracing::{debug, error};
+
+use crate::dispatch::{RawSend, dispatch};
+use crate::handler::Handler;
+
+/// Queries in the general path at once, per listen address.
+pub const MAX_PENDING: usize = 4096;
+/// Largest datagram read; queries are far smaller.
+const BUFFER: usize = 4096;
+/// Datagrams received (and answers sent) per system call.
+const BATCH: usize = 32;
+/// How often a worker looks up from `recv` to see whether to stop.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Binds `count` UDP sockets to `address` with `SO_REUSEPORT`; port 0 gets
+/// one system-chosen port for all of them.
+pub fn bind(address: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
+    let first = reuseport_socket(address)?;
+    let bound = first.local_addr()?;
+    let mut sockets = vec![first];
+    for _ in 1..count.max(1) {
+        sockets.push(reuseport_socket(bound)?);
+    }
+    Ok(sockets)
+}
+
+fn reuseport_socket(address: SocketAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol as SocketProtocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::DGRAM,
+        Some(SocketProtocol::UDP),
+    )?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&address.into())?;
+    let socket: UdpSocket = socket.into();
+    socket.set_read_timeout(Some(POLL))?;
+    Ok(socket)
+}
+
+/// The running UDP workers of one address.
+#[derive(Debug)]
+pub struct UdpWorkers {
+    threads: Vec<JoinHandle<()>>,
+    pending: Arc<Semaphore>,
+}
+
+impl UdpWorkers {
+    /// Joins the worker threads (after `stop` is set).
+    pub fn join(&mut self) {
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+
+    /// Resolves once no query of these workers is in the general path.
+    pub async fn drained(&self) {
+        let all = u32::try_from(MAX_PENDING).unwrap_or(u32::MAX);
+        let _ = self.pending.acquire_many(all).await;
+    }
+}
+
+/// Starts one worker thread per socket. A worker that stops on its own
+/// (a fatal socket error) reports on `failed`.
+pub fn serve(
+    sockets: Vec<UdpSocket>,
+    handler: Arc<Handler>,
+    runtime: Handle,
+    stop: Arc<AtomicBool>,
+    failed: mpsc::UnboundedSender<String>,
+) -> io::Result<UdpWorkers> {
+    let pending = Arc::new(Semaphore::new(MAX_PENDING));
+    let mut threads = Vec::with_capacity(sockets.len());
+    for (index, socket) in sockets.into_iter().enumerate() {
+        let worker = Worker {
+            socket: Arc::new(socket),
+            handler: handler.clone(),
+            runtime: runtime.clone(),
+            pending: pending.clone(),
+        };
+        let (stop, failed) = (stop.clone(), failed.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("udp-{index}"))
+                .spawn(move || {
+                    if let Err(reason) = worker.run(&stop) {
+                        error!(%reason, "a UDP worker stopped");
+                        let _ = failed.send(reason);
+                    }
+                })?,
+        );
+    }
+    Ok(UdpWorkers { threads, pending })
+}
+
+struct Worker {
+    socket: Arc<UdpSocket>,
+    handler: Arc<Handler>,
+    runtime: Handle,
+    pending: Arc<Semaphore>,
+}
+
+impl Worker {
+    /// Receives up to [`BATCH`] datagrams per system call, answers what the
+    /// fast path can, sends those answers with one system call, and hands the
+    /// rest to the runtime.
+    fn run(&self, stop: &AtomicBool) -> Result<(), String> {
+        let fd = self.socket.as_raw_fd();
+        let mut buffers = vec![[0u8; BUFFER]; BATCH];
+        let mut received: Vec<(usize, SocketAddr)> = Vec::with_capacity(BATCH);
+        let mut answers: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(512)).collect();
+        let mut destinations: Vec<Option<SockaddrStorage>> = Vec::with_capacity(BATCH);
+        let mut outgoing: Vec<usize> = Vec::with_capacity(BATCH);
+        let mut receive_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+        let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+        while !stop.load(Ordering::Relaxed) {
+            received.clear();
+            {
+                let mut slices: Vec<[IoSliceMut<'_>; 1]> =
+                    buffers.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+                match recvmmsg(
+                    fd,
+                    &mut receive_headers,
+                    slices.iter_mut(),
+                    MsgFlags::MSG_WAITFORONE,
+                    None,
+                ) {
+                    Ok(messages) => {
+                        for message in messages {
+                            if let Some(peer) = message.address.and_then(|a| socket_addr(&a)) {
+                                received.push((message.bytes, peer));
+                            }
+                        }
+                    }
+                    Err(Errno::EAGAIN | Errno::EINTR | Errno::ECONNREFUSED) => continue,
+                    Err(error) => return Err(error.to_string()),
+                }
+            }
+            outgoing.clear();
+            destinations.clear();
+            for (index, &(len, peer)) in received.iter().enumerate() {
+                let query = &buffers[index][..len.min(BUFFER)];
+                if self
+                    .handler
+                    .fast_udp(peer.ip(), query, &mut answers[index])
+                    .is_some()
+                {
+                    outgoing.push(index);
+                    destinations.push(Some(SockaddrStorage::from(peer)));
+                    continue;
+                }
+                self.slow(query, peer);
+            }
+            if !outgoing.is_empty() {
+                let slices: Vec<[IoSlice<'_>; 1]> = outgoing
+                    .iter()
+                    .map(|&i| [IoSlice::new(&answers[i])])
+                    .collect();
+                let controls: [ControlMessage<'_>; 0] = [];
+                if let Err(error) = sendmmsg(
+                    fd,
+                    &mut send_headers,
+                    slices.iter(),
+                    &destinations,
+                    controls,
+                    MsgFlags::empty(),
+                ) {
+                    debug!(%error, "UDP send failed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands a query the fast path declined to the runtime, within [`MAX_PENDING`].
+    fn slow(&self, query: &[u8], peer: SocketAddr) {
+        let Ok(permit) = self.pending.clone().try_acquire_owned() else {
+            self.handler.metrics().udp_overflow();
+            return;
+        };
+        let (message, handler) = (query.to_vec(), self.handler.clone());
+        let responder = UdpResponder {
+            socket: self.socket.clone(),
+            peer,
+        };
+        self.runtime.spawn(async move {
+            dispatch(message, peer, Protocol::Udp, &handler, responder).await;
+            drop(permit);
+        });
+    }
+}
+
+/// A received address as a std socket address.
+fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = address.as_sockaddr_in() {
+        return Some(SocketAddr::V4((*v4).into()));
+    }
+    address
+        .as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6((*v6).into()))
+}
+
+/// Sends one response back to the client it came from.
+#[derive(Clone)]
+struct UdpResponder {
+    socket: Arc<UdpSocket>,
+    peer: SocketAddr,
+}
+
+impl UdpResponder {
+    fn send(&self, wire: &[u8]) {
+        if let Err(error) = self.socket.send_to(wire, self.peer) {
+            debug!(peer = %self.peer, %error, "UDP send failed");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl RawSend for UdpResponder {
+    async fn send_raw(&mut self, wire: Vec<u8>) {
+        self.send(&wire);
+    }
+}
+
+#[async_trait::async_trait]
+impl ResponseHandler for UdpResponder {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        // Size was settled by reply::send (TC when too large for this client).
+        let mut wire = Vec::with_capacity(512);
+        let info = response.destructive_emit(&mut BinEncoder::new(&mut wire))?;
+        self.send(&wire);
+        Ok(info)
+    }
+}
