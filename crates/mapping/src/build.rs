@@ -15,28 +15,45 @@ use crate::mapping::{Mapping, Node, Soa, StorageRole, Zone};
 use crate::name::DomainName;
 use crate::settings::Settings;
 
-/// Builds the mapping, adding every problem found to `report`.
-pub(crate) fn build(spec: &FileSpec, report: &mut Report) -> Mapping {
-    let declared = declared_zones(&spec.zones, report);
+/// Builds the mapping, adding every problem found to `report`. Consumes the
+/// declarations so that their names and addresses move into the mapping
+/// instead of being copied (a 100,000-name file would otherwise hold both).
+pub(crate) fn build(spec: FileSpec, report: &mut Report) -> (Settings, Mapping) {
+    let FileSpec {
+        settings,
+        zones: zone_decls,
+        vaults,
+        records,
+    } = spec;
+    let declared = declared_zones(&zone_decls, report);
 
-    // Zone of each name, and conflicts between names.
-    let mut placed: Vec<(&RecordDecl, DomainName)> = Vec::new();
-    let mut first_seen: HashMap<&DomainName, &RecordDecl> = HashMap::new();
-    for record in &spec.records {
-        check_addresses(record, &spec.settings.server.subnets, report);
-        let Some(zone) = zone_of(record, &declared, report) else {
-            continue;
-        };
-        match first_seen.entry(&record.name) {
-            Entry::Vacant(slot) => {
-                slot.insert(record);
-                placed.push((record, zone));
+    // Zone of each name (as an index into `apexes`), and conflicts between names.
+    let mut apexes: Vec<DomainName> = Vec::new();
+    let mut placed: Vec<(usize, usize)> = Vec::with_capacity(records.len());
+    {
+        let mut apex_ids: HashMap<DomainName, usize> = HashMap::new();
+        let mut first_seen: HashMap<&DomainName, &RecordDecl> =
+            HashMap::with_capacity(records.len());
+        for (index, record) in records.iter().enumerate() {
+            check_addresses(record, &settings.server.subnets, report);
+            let Some(zone) = zone_of(record, &declared, report) else {
+                continue;
+            };
+            match first_seen.entry(&record.name) {
+                Entry::Vacant(slot) => {
+                    slot.insert(record);
+                    let id = *apex_ids.entry(zone).or_insert_with_key(|zone| {
+                        apexes.push(zone.clone());
+                        apexes.len() - 1
+                    });
+                    placed.push((index, id));
+                }
+                Entry::Occupied(first) => duplicate(first.get(), record, report),
             }
-            Entry::Occupied(first) => duplicate(first.get(), record, report),
         }
     }
 
-    for vault in &spec.vaults {
+    for vault in &vaults {
         check_vault(vault, report);
     }
     if placed.is_empty() {
@@ -49,7 +66,8 @@ pub(crate) fn build(spec: &FileSpec, report: &mut Report) -> Mapping {
         );
     }
 
-    assemble(&spec.settings, &declared, placed)
+    let mapping = assemble(&settings, &declared, &apexes, records, &placed);
+    (settings, mapping)
 }
 
 fn declared_zones<'s>(
@@ -105,7 +123,7 @@ fn zone_of(
         if let Some(real) = backup::real_name_of_dotted(record.name.as_str()) {
             report.warning(
                 record.line,
-                &record.field,
+                record.field(),
                 format!(
                     "{} uses the documentation's dotted form, which Azure never creates",
                     record.name
@@ -141,7 +159,7 @@ fn zone_of(
             missing_zone_hint(&record.name),
         ),
     };
-    report.error(record.line, &record.field, message, Some(hint));
+    report.error(record.line, record.field(), message, Some(hint));
     None
 }
 
@@ -170,24 +188,26 @@ fn duplicate(first: &RecordDecl, again: &RecordDecl, report: &mut Report) {
     if a == b {
         report.warning(
             again.line,
-            &again.field,
+            again.field(),
             format!(
                 "{} is mapped twice (also at line {}, {})",
-                again.name, first.line, first.field
+                again.name,
+                first.line,
+                first.field()
             ),
             Some("remove one of the entries".into()),
         );
     } else {
         report.error(
             again.line,
-            &again.field,
+            again.field(),
             format!(
                 "{} is mapped to {} here but to {} at line {} ({})",
                 again.name,
                 list(&b),
                 list(&a),
                 first.line,
-                first.field
+                first.field()
             ),
             Some("a name has one set of addresses; remove or fix one entry".into()),
         );
@@ -208,7 +228,7 @@ fn check_addresses(record: &RecordDecl, subnets: &[ipnet::IpNet], report: &mut R
         if !is_private(addr) {
             report.warning(
                 record.line,
-                &record.field,
+                record.field(),
                 format!("{addr} is not a private address"),
                 Some("private endpoints take addresses from the VNet's private ranges".into()),
             );
@@ -216,7 +236,7 @@ fn check_addresses(record: &RecordDecl, subnets: &[ipnet::IpNet], report: &mut R
             let listed: Vec<String> = subnets.iter().map(ToString::to_string).collect();
             report.warning(
                 record.line,
-                &record.field,
+                record.field(),
                 format!("{addr} is outside server.subnets ({})", listed.join(", ")),
                 Some("a private endpoint's address comes from its subnet; check for a typo or add the subnet".into()),
             );
@@ -297,18 +317,18 @@ fn check_vault(vault: &VaultDecl, report: &mut Report) {
 fn assemble(
     settings: &Settings,
     declared: &HashMap<&DomainName, &ZoneDecl>,
-    placed: Vec<(&RecordDecl, DomainName)>,
+    record_apexes: &[DomainName],
+    records: Vec<RecordDecl>,
+    placed: &[(usize, usize)],
 ) -> Mapping {
-    let mut apexes: Vec<&DomainName> = declared
-        .keys()
-        .copied()
-        .chain(placed.iter().map(|(_, zone)| zone))
-        .collect();
+    let mut apexes: Vec<&DomainName> = declared.keys().copied().chain(record_apexes).collect();
     apexes.sort();
     apexes.dedup();
     let zones: Vec<Zone> = apexes
         .iter()
-        .map(|apex| Zone {
+        .enumerate()
+        .map(|(index, apex)| Zone {
+            index,
             apex: (*apex).clone(),
             fallback: declared
                 .get(*apex)
@@ -324,23 +344,37 @@ fn assemble(
         .enumerate()
         .map(|(i, z)| (z.apex.clone(), i))
         .collect();
+    // The served-zone index of each record apex.
+    let served: Vec<Option<usize>> = record_apexes
+        .iter()
+        .map(|apex| zone_by_apex.get(apex).copied())
+        .collect();
 
     let mut nodes: HashMap<DomainName, Node> = HashMap::with_capacity(placed.len());
     let name_count = placed.len();
-    for (record, zone) in placed {
-        let Some(&zone_index) = zone_by_apex.get(&zone) else {
+    let mut records: Vec<Option<RecordDecl>> = records.into_iter().map(Some).collect();
+    for &(record_index, apex_id) in placed {
+        let (Some(record), Some(Some(zone_index)), Some(zone)) = (
+            records.get_mut(record_index).and_then(Option::take),
+            served.get(apex_id).copied(),
+            record_apexes.get(apex_id),
+        ) else {
             continue;
         };
-        let mut v4: Vec<_> = record
-            .addrs
+        let RecordDecl {
+            name,
+            addrs,
+            origin,
+            ..
+        } = record;
+        let mut v4: Vec<_> = addrs
             .iter()
             .filter_map(|a| match a {
                 IpAddr::V4(v4) => Some(*v4),
                 IpAddr::V6(_) => None,
             })
             .collect();
-        let mut v6: Vec<_> = record
-            .addrs
+        let mut v6: Vec<_> = addrs
             .iter()
             .filter_map(|a| match a {
                 IpAddr::V6(v6) => Some(*v6),
@@ -350,13 +384,13 @@ fn assemble(
         v4.dedup();
         v6.dedup();
         // Names between the record and its apex exist as empty non-terminals.
-        let mut parent = record.name.parent();
-        while let Some(name) = parent {
-            if name == zone || !name.is_within(&zone) {
+        let mut parent = name.parent();
+        while let Some(ancestor) = parent {
+            if &ancestor == zone || !ancestor.is_within(zone) {
                 break;
             }
-            parent = name.parent();
-            nodes.entry(name).or_insert(Node {
+            parent = ancestor.parent();
+            nodes.entry(ancestor).or_insert(Node {
                 zone: zone_index,
                 v4: Vec::new(),
                 v6: Vec::new(),
@@ -364,12 +398,12 @@ fn assemble(
             });
         }
         nodes.insert(
-            record.name.clone(),
+            name,
             Node {
                 zone: zone_index,
                 v4,
                 v6,
-                origin: Some(record.origin.clone()),
+                origin: Some(origin),
             },
         );
     }

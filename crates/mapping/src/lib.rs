@@ -73,7 +73,16 @@ pub enum LoadError {
 
 /// Parses and checks a mapping file's text; `file` names it in diagnostics.
 pub fn load_str(file: &str, text: &str) -> Result<Loaded, LoadError> {
-    let (spec, mut report) = file::read(file, text);
+    load_with(file, text, file::read)
+}
+
+/// `load_str` with a given way of reading the text (in pieces or whole).
+fn load_with(
+    file: &str,
+    text: &str,
+    read: fn(&str, &str) -> (file::FileSpec, diagnostic::Report),
+) -> Result<Loaded, LoadError> {
+    let (spec, mut report) = read(file, text);
     // After a syntax error the declarations are incomplete, and checks
     // across entries would only add noise. Bad values, on the other hand,
     // leave the rest intact: build anyway, to report every problem at once.
@@ -84,12 +93,12 @@ pub fn load_str(file: &str, text: &str) -> Result<Loaded, LoadError> {
     {
         return Err(invalid(file, text, report));
     }
-    let mapping = build::build(&spec, &mut report);
+    let (settings, mapping) = build::build(spec, &mut report);
     if report.has_errors() {
         return Err(invalid(file, text, report));
     }
     Ok(Loaded {
-        settings: spec.settings,
+        settings,
         mapping,
         warnings: report.into_sorted(),
         sha256: sha256_hex(text.as_bytes()),

@@ -56,6 +56,8 @@ pub const NS_TTL: u32 = 3600;
 /// A zone this server answers for authoritatively.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Zone {
+    /// This zone's position in [`Mapping::zones`], for tables kept beside the mapping.
+    pub index: usize,
     pub apex: DomainName,
     pub fallback: Fallback,
     /// TTL of the mapped records.

@@ -18,10 +18,9 @@
 //! copied) when the query had one. Answer owners are compressed against the
 //! question, so answers are smaller than the general path's.
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use privatelink_mapping::{DomainName, Fallback, Mapping, Soa};
+use privatelink_mapping::{DomainName, Lookup, Mapping, QueryType, Soa};
 
 use crate::edns::MAX_UDP_PAYLOAD;
 
@@ -45,25 +44,14 @@ struct FastZone {
     /// The SOA's RDATA, names uncompressed.
     soa_rdata: Vec<u8>,
     negative_ttl: u32,
-    fallback: Fallback,
-}
-
-#[derive(Debug, Clone)]
-struct FastName {
-    zone: usize,
-    v4: Vec<Ipv4Addr>,
-    v6: Vec<Ipv6Addr>,
-    ttl: u32,
-    /// Labels of the zone apex, so that the SOA owner can point into the question.
+    /// Labels of the apex, so that the SOA owner can point into the question.
     apex_labels: usize,
 }
 
-/// Precomputed answers for one mapping, keyed by the lower-case wire name.
+/// Per-zone wire data for the fast path, in the order of the mapping's
+/// zones; names are looked up in the mapping itself.
 #[derive(Debug, Clone, Default)]
 pub struct FastTable {
-    names: HashMap<Box<[u8]>, FastName>,
-    /// Apex wire name → (zone, apex label count).
-    apexes: HashMap<Box<[u8]>, (usize, usize)>,
     zones: Vec<FastZone>,
 }
 
@@ -89,40 +77,17 @@ fn soa_rdata(soa: &Soa) -> Vec<u8> {
 
 impl FastTable {
     pub fn new(mapping: &Mapping) -> Self {
-        let mut table = Self::default();
-        let index: HashMap<&str, usize> = mapping
-            .zones()
-            .iter()
-            .enumerate()
-            .map(|(i, zone)| (zone.apex.as_str(), i))
-            .collect();
-        for (i, zone) in mapping.zones().iter().enumerate() {
-            table.zones.push(FastZone {
-                soa_rdata: soa_rdata(&zone.soa),
-                negative_ttl: zone.soa.negative_ttl(),
-                fallback: zone.fallback,
-            });
-            table.apexes.insert(
-                wire(&zone.apex).into_boxed_slice(),
-                (i, zone.apex.label_count()),
-            );
+        Self {
+            zones: mapping
+                .zones()
+                .iter()
+                .map(|zone| FastZone {
+                    soa_rdata: soa_rdata(&zone.soa),
+                    negative_ttl: zone.soa.negative_ttl(),
+                    apex_labels: zone.apex.label_count(),
+                })
+                .collect(),
         }
-        for node in mapping.nodes() {
-            let Some(&zone) = index.get(node.zone.apex.as_str()) else {
-                continue;
-            };
-            table.names.insert(
-                wire(node.name).into_boxed_slice(),
-                FastName {
-                    zone,
-                    v4: node.v4.to_vec(),
-                    v6: node.v6.to_vec(),
-                    ttl: node.zone.ttl,
-                    apex_labels: node.zone.apex.label_count(),
-                },
-            );
-        }
-        table
     }
 }
 
@@ -130,8 +95,10 @@ impl FastTable {
 struct Question {
     /// End of the question section (offset of the first byte after QCLASS).
     end: usize,
-    /// Length of the wire name.
-    name_len: usize,
+    /// Length of the dotted key.
+    key_len: usize,
+    /// Labels of the question name.
+    labels: usize,
     qtype: u16,
     /// `Some(do_bit)` when the query carried an OPT record.
     opt: Option<bool>,
@@ -139,7 +106,9 @@ struct Question {
 }
 
 /// Reads a plain query: one question, no compression, optionally one plain
-/// version-0 OPT, nothing else. Writes the lower-case name into `key`.
+/// version-0 OPT, nothing else. Writes the name into `key` as the mapping
+/// spells names: lower case, dotted, no trailing dot. A label with a byte no
+/// mapped name can hold is declined (the general path knows what to do).
 fn parse(query: &[u8], key: &mut [u8; 255]) -> Option<Question> {
     if query.len() < HEADER {
         return None;
@@ -154,24 +123,38 @@ fn parse(query: &[u8], key: &mut [u8; 255]) -> Option<Question> {
         return None;
     }
     let mut at = HEADER;
+    // Bytes of the wire name, and of the dotted key written so far.
     let mut name_len = 0;
+    let mut key_len = 0;
+    let mut labels = 0;
     loop {
         let len = usize::from(*query.get(at)?);
         if len > 63 {
             return None; // compression pointer or invalid label
         }
-        if name_len + len + 1 > 255 {
-            return None;
-        }
-        key[name_len] = u8::try_from(len).ok()?;
-        for i in 0..len {
-            key[name_len + 1 + i] = query.get(at + 1 + i)?.to_ascii_lowercase();
-        }
-        name_len += len + 1;
-        at += len + 1;
         if len == 0 {
+            // The root label ends the name.
+            at += 1;
             break;
         }
+        if name_len + len + 1 > 254 {
+            return None;
+        }
+        if labels > 0 {
+            key[key_len] = b'.';
+            key_len += 1;
+        }
+        for &byte in query.get(at + 1..at + 1 + len)? {
+            let byte = byte.to_ascii_lowercase();
+            if !(byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_') {
+                return None;
+            }
+            key[key_len] = byte;
+            key_len += 1;
+        }
+        labels += 1;
+        name_len += len + 1;
+        at += len + 1;
     }
     let qtype = u16::from_be_bytes([*query.get(at)?, *query.get(at + 1)?]);
     let qclass = u16::from_be_bytes([*query.get(at + 2)?, *query.get(at + 3)?]);
@@ -203,65 +186,56 @@ fn parse(query: &[u8], key: &mut [u8; 255]) -> Option<Question> {
     };
     Some(Question {
         end,
-        name_len,
+        key_len,
+        labels,
         qtype,
         opt,
         udp_limit,
     })
 }
 
-/// Offsets of the label starts of a wire name, from the leftmost label.
-fn label_starts(name: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let len = usize::from(*name.get(at)?);
-        if len == 0 {
-            return None;
-        }
-        let start = at;
-        at += len + 1;
-        Some(start)
-    })
+/// Offset, within the question name at offset 12, of the suffix made of
+/// its last `keep` labels.
+fn suffix_offset(query: &[u8], labels: usize, keep: usize) -> Option<usize> {
+    let mut at = HEADER;
+    for _ in 0..labels.checked_sub(keep)? {
+        at += usize::from(*query.get(at)?) + 1;
+    }
+    Some(at)
 }
 
 /// Writes the response to `query` into `out` and says what it was, or
 /// returns `None` to leave the query to the general path.
-pub fn answer(table: &FastTable, query: &[u8], out: &mut Vec<u8>) -> Option<FastOutcome> {
+pub fn answer(
+    mapping: &Mapping,
+    table: &FastTable,
+    query: &[u8],
+    out: &mut Vec<u8>,
+) -> Option<FastOutcome> {
     let mut key = [0u8; 255];
     let question = parse(query, &mut key)?;
-    let name = &key[..question.name_len];
-
-    let (outcome, zone_index, apex_labels, records): (FastOutcome, usize, usize, Records<'_>) =
-        match table.names.get(name) {
-            Some(entry) => {
-                let records = match question.qtype {
-                    TYPE_A if !entry.v4.is_empty() => Records::V4(&entry.v4, entry.ttl),
-                    TYPE_AAAA if !entry.v6.is_empty() => Records::V6(&entry.v6, entry.ttl),
-                    // SOA, NS and ANY have apex and RFC 8482 rules: general path.
-                    2 | TYPE_SOA | 255 => return None,
-                    _ => Records::None,
-                };
-                let outcome = if matches!(records, Records::None) {
-                    FastOutcome::NoData
-                } else {
-                    FastOutcome::Mapped
-                };
-                (outcome, entry.zone, entry.apex_labels, records)
-            }
-            None => {
-                // The deepest served zone containing the name, if any.
-                let (zone, labels) = label_starts(name)
-                    .find_map(|start| table.apexes.get(&name[start..]).copied())?;
-                if start_is_apex(name, labels) {
-                    return None; // the apex itself: SOA/NS rules, general path
-                }
-                if table.zones.get(zone)?.fallback == Fallback::Forward {
-                    return None;
-                }
-                (FastOutcome::NxDomain, zone, labels, Records::None)
-            }
-        };
-    let zone = table.zones.get(zone_index)?;
+    let name = std::str::from_utf8(&key[..question.key_len]).ok()?;
+    let qtype = match question.qtype {
+        TYPE_A => QueryType::A,
+        TYPE_AAAA => QueryType::Aaaa,
+        // SOA, NS and ANY have apex and RFC 8482 rules: the general path.
+        2 | TYPE_SOA | 255 => return None,
+        _ => QueryType::Other,
+    };
+    let (outcome, zone, records) = match mapping.lookup(name, qtype) {
+        Lookup::Answer { zone, records } => {
+            let records = if !records.v4.is_empty() {
+                Records::V4(records.v4, zone.ttl)
+            } else {
+                Records::V6(records.v6, zone.ttl)
+            };
+            (FastOutcome::Mapped, zone, records)
+        }
+        Lookup::NoData { zone, .. } => (FastOutcome::NoData, zone, Records::None),
+        Lookup::NxDomain { zone } => (FastOutcome::NxDomain, zone, Records::None),
+        Lookup::Fallback { .. } | Lookup::NotServed => return None,
+    };
+    let fast_zone = table.zones.get(zone.index)?;
 
     out.clear();
     // Header: id, QR AA (RD copied) | RA rcode, counts.
@@ -296,11 +270,15 @@ pub fn answer(table: &FastTable, query: &[u8], out: &mut Vec<u8>) -> Option<Fast
         }
         Records::None => {
             // The SOA, its owner a pointer to the apex inside the question name.
-            let labels = label_starts(name).count();
-            let skip = labels.checked_sub(apex_labels)?;
-            let apex_offset = label_starts(name).nth(skip)?;
-            let pointer = 0xC000 | u16::try_from(HEADER + apex_offset).ok()?;
-            record(out, pointer, TYPE_SOA, zone.negative_ttl, &zone.soa_rdata);
+            let apex_offset = suffix_offset(query, question.labels, fast_zone.apex_labels)?;
+            let pointer = 0xC000 | u16::try_from(apex_offset).ok()?;
+            record(
+                out,
+                pointer,
+                TYPE_SOA,
+                fast_zone.negative_ttl,
+                &fast_zone.soa_rdata,
+            );
         }
     }
     if let Some(dnssec_ok) = question.opt {
@@ -310,11 +288,6 @@ pub fn answer(table: &FastTable, query: &[u8], out: &mut Vec<u8>) -> Option<Fast
         out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
     }
     (out.len() <= question.udp_limit).then_some(outcome)
-}
-
-/// True when the wire name has exactly `apex_labels` labels (it is the apex).
-fn start_is_apex(name: &[u8], apex_labels: usize) -> bool {
-    label_starts(name).count() == apex_labels
 }
 
 enum Records<'a> {
@@ -350,7 +323,7 @@ mod tests {
 
     use super::*;
 
-    fn table() -> FastTable {
+    fn table() -> (Mapping, FastTable) {
         let loaded = load_str(
             "t.toml",
             r#"
@@ -365,7 +338,8 @@ fallback = "forward"
 "#,
         )
         .unwrap();
-        FastTable::new(&loaded.mapping)
+        let table = FastTable::new(&loaded.mapping);
+        (loaded.mapping, table)
     }
 
     fn query(name: &str, rtype: RecordType, edns: Option<(u16, bool)>) -> Vec<u8> {
@@ -387,7 +361,8 @@ fallback = "forward"
         edns: Option<(u16, bool)>,
     ) -> Option<(FastOutcome, Message)> {
         let mut out = Vec::new();
-        let outcome = answer(&table(), &query(name, rtype, edns), &mut out)?;
+        let (mapping, table) = table();
+        let outcome = answer(&mapping, &table, &query(name, rtype, edns), &mut out)?;
         Some((
             outcome,
             Message::from_vec(&out).expect("the fast path must write valid DNS"),
@@ -443,6 +418,13 @@ fallback = "forward"
     #[test]
     fn nodata_and_nxdomain_carry_the_zone_soa_with_the_negative_ttl() {
         for (name, rtype, outcome, rcode) in [
+            // The apex exists without addresses.
+            (
+                "privatelink.blob.core.windows.net.",
+                RecordType::A,
+                FastOutcome::NoData,
+                ResponseCode::NoError,
+            ),
             (
                 "acct.privatelink.blob.core.windows.net.",
                 RecordType::AAAA,
@@ -504,15 +486,27 @@ fallback = "forward"
 
     #[test]
     fn anything_unusual_is_left_to_the_general_path() {
-        let t = table();
+        let (mapping, t) = table();
         let mut out = Vec::new();
-        let mut declined = |bytes: Vec<u8>| answer(&t, &bytes, &mut out).is_none();
-        // Apex questions, SOA/NS/ANY, forwarded and fallback names.
+        let mut declined = |bytes: Vec<u8>| answer(&mapping, &t, &bytes, &mut out).is_none();
+        // SOA/NS/ANY, forwarded and fallback names, odd bytes in a label.
         assert!(declined(query(
             "privatelink.blob.core.windows.net.",
-            RecordType::A,
+            RecordType::SOA,
             None
         )));
+        assert!(declined(query(
+            "privatelink.blob.core.windows.net.",
+            RecordType::NS,
+            None
+        )));
+        let mut odd = query(
+            "acct.privatelink.blob.core.windows.net.",
+            RecordType::A,
+            None,
+        );
+        odd[13] = b'*';
+        assert!(declined(odd));
         assert!(declined(query(
             "acct.privatelink.blob.core.windows.net.",
             RecordType::SOA,
@@ -590,30 +584,16 @@ fallback = "forward"
         )
         .unwrap();
         let t = FastTable::new(&loaded.mapping);
+        let m = &loaded.mapping;
+        let big = |edns| {
+            query(
+                "big.privatelink.blob.core.windows.net.",
+                RecordType::A,
+                edns,
+            )
+        };
         let mut out = Vec::new();
-        assert!(
-            answer(
-                &t,
-                &query(
-                    "big.privatelink.blob.core.windows.net.",
-                    RecordType::A,
-                    None
-                ),
-                &mut out
-            )
-            .is_none()
-        );
-        assert!(
-            answer(
-                &t,
-                &query(
-                    "big.privatelink.blob.core.windows.net.",
-                    RecordType::A,
-                    Some((1232, false))
-                ),
-                &mut out
-            )
-            .is_some()
-        );
+        assert!(answer(m, &t, &big(None), &mut out).is_none());
+        assert!(answer(m, &t, &big(Some((1232, false))), &mut out).is_some());
     }
 }

@@ -63,7 +63,7 @@ impl Handler {
         {
             return None;
         }
-        let outcome = fast::answer(&snapshot.fast, query, out)?;
+        let outcome = fast::answer(&snapshot.mapping, &snapshot.fast, query, out)?;
         self.metrics.fast_udp(outcome);
         Some(outcome)
     }

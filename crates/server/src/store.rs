@@ -62,11 +62,7 @@ impl Snapshot {
 
     /// The prepared records of a zone of this snapshot's mapping.
     pub(crate) fn zone_records(&self, zone: &Zone) -> Option<&ZoneRecords> {
-        self.mapping
-            .zones()
-            .iter()
-            .position(|candidate| std::ptr::eq(candidate, zone))
-            .and_then(|i| self.zone_records.get(i))
+        self.zone_records.get(zone.index)
     }
 }
 

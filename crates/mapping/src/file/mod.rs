@@ -2,8 +2,10 @@
 //! each remembering its line. Meaning across entries (zones, duplicates,
 //! completeness) is checked afterwards in [`crate::build`].
 
+mod chunks;
 mod value;
 
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,8 +58,28 @@ pub(crate) struct RecordDecl {
     pub(crate) name: DomainName,
     pub(crate) addrs: Vec<IpAddr>,
     pub(crate) line: usize,
-    pub(crate) field: String,
+    pub(crate) field: FieldName,
     pub(crate) origin: Origin,
+}
+
+/// Where a record was declared, kept small: a 100,000-name file holds one per name.
+#[derive(Debug)]
+pub(crate) enum FieldName {
+    /// `records."<key>"`; `None` when the key is the name as stored.
+    Record(Option<Box<str>>),
+    /// Any other field, spelled out (`vault[3].backup.fab1`).
+    Other(Box<str>),
+}
+
+impl RecordDecl {
+    /// The field, as diagnostics name it.
+    pub(crate) fn field(&self) -> String {
+        match &self.field {
+            FieldName::Record(None) => format!("records.\"{}\"", self.name),
+            FieldName::Record(Some(key)) => format!("records.\"{key}\""),
+            FieldName::Other(field) => field.to_string(),
+        }
+    }
 }
 
 /// The field named by syntax errors.
@@ -108,17 +130,104 @@ const STORAGE_KEYS: &[&str] = &["account", "role", "blob", "queue"];
 /// errors.
 pub(crate) fn read(file: &str, text: &str) -> (FileSpec, Report) {
     let source = Source::new(file, text);
-    let mut reader = Reader {
-        source: &source,
-        report: Report::new(source.file.clone()),
-    };
-    let mut spec = FileSpec {
+    let pieces = chunks::split(text);
+    if pieces.len() > 1
+        && let Some(read) = read_pieces(&source, &pieces)
+    {
+        return read;
+    }
+    read_whole(&source, text)
+}
+
+fn empty_spec() -> FileSpec {
+    FileSpec {
         settings: Settings::default(),
         zones: Vec::new(),
         vaults: Vec::new(),
         records: Vec::new(),
-    };
+    }
+}
 
+/// Reads the file piece by piece (see [`chunks`]); `None` when a piece does
+/// not parse or a table is defined in two pieces, for the whole-file parse
+/// to report.
+fn read_pieces(source: &Source, pieces: &[chunks::Piece<'_>]) -> Option<(FileSpec, Report)> {
+    let mut reader = Reader {
+        source,
+        report: Report::new(source.file.clone()),
+        base: 0,
+    };
+    let mut spec = empty_spec();
+    let mut vaults_before = 0;
+    let mut roots: Vec<String> = Vec::new();
+    // TOML forbids a key twice in one table; pieces of `[records]` cannot see
+    // each other's keys, so their hashes are kept here.
+    let mut record_keys: HashSet<u64> = HashSet::new();
+    for piece in pieces {
+        let document = DeTable::parse(&piece.text).ok()?;
+        let top = document.get_ref();
+        if let Some(records) = top.get("records").and_then(|v| v.get_ref().as_table())
+            && !unique_leaf_keys(records, &mut Vec::new(), &mut record_keys)
+        {
+            return None;
+        }
+        let vault_piece = piece.text.trim_start().starts_with("[[vault]]");
+        for key in top.keys() {
+            let root: &str = key.get_ref();
+            let repeats =
+                (root == "vault" && vault_piece) || (root == "records" && piece.continued);
+            if roots.iter().any(|seen| seen == root) && !repeats {
+                return None;
+            }
+            roots.push(root.to_owned());
+        }
+        reader.base = piece.base;
+        read_top(&mut reader, top, &mut spec, &mut vaults_before);
+    }
+    spec.settings.forward.sort_rules();
+    Some((spec, reader.report))
+}
+
+/// Adds the hash of every leaf key path of `table` to `seen`; false when one
+/// was there already.
+fn unique_leaf_keys<'t>(
+    table: &'t DeTable<'_>,
+    path: &mut Vec<&'t str>,
+    seen: &mut HashSet<u64>,
+) -> bool {
+    use std::hash::BuildHasher;
+    for (key, value) in table.iter() {
+        path.push(key.get_ref());
+        let unique = match value.get_ref().as_table() {
+            Some(inner) => unique_leaf_keys(inner, path, seen),
+            // A collision only costs a fallback to the whole-file read.
+            None => seen.insert(FIXED_HASH.hash_one(&*path)),
+        };
+        path.pop();
+        if !unique {
+            return false;
+        }
+    }
+    true
+}
+
+/// A fixed hasher: the hashes only need to agree within one read.
+const FIXED_HASH: std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher> =
+    std::hash::BuildHasherDefault::new();
+
+/// Reads the file as one document, never in pieces (tests compare the two).
+#[cfg(test)]
+pub(crate) fn read_unsplit(file: &str, text: &str) -> (FileSpec, Report) {
+    read_whole(&Source::new(file, text), text)
+}
+
+fn read_whole(source: &Source, text: &str) -> (FileSpec, Report) {
+    let mut reader = Reader {
+        source,
+        report: Report::new(source.file.clone()),
+        base: 0,
+    };
+    let mut spec = empty_spec();
     let (document, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
         // The parser's recovery produces follow-on errors; the first one on
@@ -138,27 +247,36 @@ pub(crate) fn read(file: &str, text: &str) -> (FileSpec, Report) {
         }
         return (spec, reader.report);
     }
+    read_top(&mut reader, document.get_ref(), &mut spec, &mut 0);
+    spec.settings.forward.sort_rules();
+    (spec, reader.report)
+}
 
-    let top = document.get_ref();
+/// Reads one top-level table (the whole file's, or a piece's).
+/// `vaults_before` counts the vaults of earlier pieces, for field names.
+fn read_top(
+    reader: &mut Reader<'_>,
+    top: &DeTable<'_>,
+    spec: &mut FileSpec,
+    vaults_before: &mut usize,
+) {
     reader.reject_unknown_keys(top, "", TOP_KEYS);
     for (key, value) in top.iter() {
         match &**key.get_ref() {
-            "server" => read_server(&mut reader, value, &mut spec.settings),
-            "forward" => read_forward(&mut reader, value, &mut spec.settings),
-            "zones" => read_zone_defaults(&mut reader, value, &mut spec.settings),
-            "rate_limit" => read_rate_limit(&mut reader, value, &mut spec.settings),
-            "zone" => read_zones(&mut reader, value, &mut spec.zones),
-            "vault" => read_vaults(&mut reader, value, &mut spec),
+            "server" => read_server(reader, value, &mut spec.settings),
+            "forward" => read_forward(reader, value, &mut spec.settings),
+            "zones" => read_zone_defaults(reader, value, &mut spec.settings),
+            "rate_limit" => read_rate_limit(reader, value, &mut spec.settings),
+            "zone" => read_zones(reader, value, &mut spec.zones),
+            "vault" => *vaults_before += read_vaults(reader, value, spec, *vaults_before),
             "records" => {
                 if let Some(table) = reader.table(value, "records") {
-                    read_records(&mut reader, table, "", &mut spec.records);
+                    read_records(reader, table, "", &mut spec.records);
                 }
             }
             _ => {}
         }
     }
-    spec.settings.forward.sort_rules();
-    (spec, reader.report)
 }
 
 fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settings) {
@@ -366,14 +484,23 @@ fn read_zones(reader: &mut Reader<'_>, value: &Value<'_>, zones: &mut Vec<ZoneDe
     }
 }
 
-fn read_vaults(reader: &mut Reader<'_>, value: &Value<'_>, spec: &mut FileSpec) {
-    for (i, item) in reader.table_array(value, "vault").into_iter().enumerate() {
-        let field = format!("vault[{i}]");
+/// Reads `[[vault]]` entries, numbering them from `first`; returns how many.
+fn read_vaults(
+    reader: &mut Reader<'_>,
+    value: &Value<'_>,
+    spec: &mut FileSpec,
+    first: usize,
+) -> usize {
+    let items = reader.table_array(value, "vault");
+    let count = items.len();
+    for (i, item) in items.into_iter().enumerate() {
+        let field = format!("vault[{}]", first + i);
         let Some(table) = reader.table(item, &field) else {
             continue;
         };
         read_vault(reader, table, item, field, spec);
     }
+    count
 }
 
 fn read_vault(
@@ -476,7 +603,7 @@ fn read_vault(
                         name,
                         addrs,
                         line: svc_line,
-                        field: svc_field,
+                        field: FieldName::Other(svc_field.into()),
                         origin: Origin::Backup {
                             vault: label.clone(),
                             service: svc.into(),
@@ -580,7 +707,7 @@ fn read_storage(
                 name,
                 addrs,
                 line: reader.line(value.span()),
-                field: service_field,
+                field: FieldName::Other(service_field.into()),
                 origin: Origin::Storage {
                     vault: vault.clone(),
                     account: account.as_str().into(),
@@ -616,11 +743,12 @@ fn read_records(
         match DomainName::parse(&full) {
             Ok(name) => {
                 if !addrs.is_empty() {
+                    let spelled = (full != name.as_str()).then(|| full.as_str().into());
                     records.push(RecordDecl {
                         name,
                         addrs,
                         line: reader.line(key.span()),
-                        field,
+                        field: FieldName::Record(spelled),
                         origin: Origin::Records,
                     });
                 }

@@ -17,11 +17,13 @@ pub(crate) type Value<'t> = Spanned<DeValue<'t>>;
 pub(crate) struct Reader<'s> {
     pub(crate) source: &'s Source,
     pub(crate) report: Report,
+    /// Offset of the parsed text in the file (non-zero for a piece of it).
+    pub(crate) base: usize,
 }
 
 impl Reader<'_> {
     pub(crate) fn line(&self, span: Range<usize>) -> usize {
-        self.source.line_of(span.start)
+        self.source.line_of(self.base + span.start)
     }
 
     pub(crate) fn error(
