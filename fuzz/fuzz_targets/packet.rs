@@ -1,19 +1,13 @@
-//! Any datagram through the request handler, as hickory-server hands it
-//! over, with a fixed mapping and no upstream: a response that decodes, or
-//! none, never a panic.
+//! Any datagram through the server, as its UDP and TCP listeners hand it
+//! over (UDP: fast path first), with a fixed mapping and no upstream: a
+//! response that decodes, or none, never a panic.
 #![no_main]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use hickory_proto::rr::Record;
-use hickory_proto::serialize::binary::BinEncoder;
-use hickory_server::net::NetError;
-use hickory_server::net::runtime::TokioTime;
-use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
 use libfuzzer_sys::fuzz_target;
+use privatelink_server::fuzzing::respond;
 use privatelink_server::metrics::Metrics;
 use privatelink_server::{Forwarder, Handler, MappingStore, Snapshot};
 
@@ -63,47 +57,23 @@ fn fixture() -> &'static Fixture {
                 .enable_time()
                 .build()
                 .expect("runtime"),
-            handler: Handler::new(store, forwarder, metrics),
+            handler: Handler::new(store, forwarder, metrics, 1 << 18),
         }
     })
-}
-
-/// Encodes the response as the server would and checks that it decodes.
-#[derive(Clone)]
-struct Check;
-
-#[async_trait::async_trait]
-impl ResponseHandler for Check {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let mut wire = Vec::new();
-        let info = response.destructive_emit(&mut BinEncoder::new(&mut wire))?;
-        assert!(
-            hickory_proto::op::Message::from_vec(&wire).is_ok(),
-            "the server sent something undecodable"
-        );
-        Ok(info)
-    }
 }
 
 fuzz_target!(|data: &[u8]| {
     let fixture = fixture();
     let src = SocketAddr::from(([127, 0, 0, 1], 5353));
-    for protocol in [Protocol::Udp, Protocol::Tcp] {
-        if let Ok(request) = Request::from_bytes(data.to_vec(), src, protocol) {
-            fixture.runtime.block_on(
-                fixture
-                    .handler
-                    .handle_request::<_, TokioTime>(&request, Check),
+    for udp in [true, false] {
+        let sent = fixture
+            .runtime
+            .block_on(respond(&fixture.handler, data, src, udp));
+        assert!(sent.len() <= 1, "one response at most");
+        for wire in sent {
+            assert!(
+                hickory_proto::op::Message::from_vec(&wire).is_ok(),
+                "the server sent something undecodable"
             );
         }
     }

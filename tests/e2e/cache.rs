@@ -147,3 +147,77 @@ fn identical_questions_in_flight_together_cost_one_upstream_query() {
     }
     assert_eq!(upstream.queries(), 1, "the other nine waited for the first");
 }
+
+/// From the second cached answer on, UDP answers come from the response kept
+/// by the UDP workers: each must still carry the asker's id, RD and
+/// spelling, and TTLs that count down.
+#[test]
+fn answers_repeated_from_the_kept_response_are_the_askers_own() {
+    let upstream = FakeUpstream::answering(table());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let spellings = [
+        "login.microsoftonline.com.",
+        "login.microsoftonline.com.",
+        "LOGIN.MicrosoftOnline.com.",
+        "login.microsoftonline.com.",
+        "Login.microsoftonline.COM.",
+    ];
+    for (i, spelling) in spellings.iter().enumerate() {
+        let mut query = client::query(spelling, RecordType::A);
+        query.metadata.id = 4000 + u16::try_from(i).unwrap();
+        query.metadata.recursion_desired = i % 2 == 0;
+        let response = client::udp(server.addr, &query);
+        assert_eq!(response.metadata.id, query.metadata.id);
+        assert_eq!(response.metadata.recursion_desired, i % 2 == 0, "query {i}");
+        assert!(response.metadata.recursion_available && !response.metadata.authoritative);
+        assert_eq!(response.metadata.response_code, ResponseCode::NoError);
+        assert!(
+            response.queries[0]
+                .name()
+                .eq_case(&hickory_proto::rr::Name::from_ascii(spelling).unwrap()),
+            "question echoed as asked: {}",
+            response.queries[0].name()
+        );
+        assert_eq!(a_records(&response), ["20.190.128.10"]);
+        assert!((299..=300).contains(&response.answers[0].ttl));
+        assert_eq!(response.edns.as_ref().map(Edns::max_payload), Some(1232));
+    }
+    // Without EDNS the kept response (which has an OPT) is not used: the
+    // answer has none.
+    let plain = client::udp(
+        server.addr,
+        &client::query_no_edns("login.microsoftonline.com.", RecordType::A),
+    );
+    assert!(plain.edns.is_none());
+    assert_eq!(a_records(&plain), ["20.190.128.10"]);
+    assert_eq!(upstream.queries(), 1);
+    // TTLs are whole seconds: let one pass.
+    thread::sleep(Duration::from_millis(1100));
+    let aged = client::udp(
+        server.addr,
+        &client::query("login.microsoftonline.com.", RecordType::A),
+    );
+    assert!(
+        (290..300).contains(&aged.answers[0].ttl),
+        "ttl {}",
+        aged.answers[0].ttl
+    );
+}
+
+/// A kept response ends with its shortest TTL: then the upstream is asked again.
+#[test]
+fn a_kept_response_expires_with_its_records() {
+    let upstream = FakeUpstream::answering(table());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let query = || client::query("short.example.com.", RecordType::A);
+    for _ in 0..3 {
+        let response = client::udp(server.addr, &query());
+        assert_eq!(a_records(&response), ["192.0.2.7"]);
+        assert_eq!(response.answers[0].ttl, 1);
+    }
+    assert_eq!(upstream.queries(), 1);
+    thread::sleep(Duration::from_millis(1100));
+    let response = client::udp(server.addr, &query());
+    assert_eq!(response.answers[0].ttl, 1, "fresh from the upstream");
+    assert_eq!(upstream.queries(), 2);
+}

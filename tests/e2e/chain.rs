@@ -309,3 +309,32 @@ fn when_no_upstream_answers_the_twin_is_synthesised() {
         "the upstream was asked first (twice)"
     );
 }
+
+/// Completed chains answered again from the UDP workers' kept responses
+/// follow a mapping reload at once: the local part is never stale.
+#[test]
+fn a_reload_changes_a_completed_chain_at_once() {
+    let upstream = FakeUpstream::answering(azure_public_dns());
+    let config = |ip: &str| {
+        base_config(&[upstream.addr])
+            .replace("[server]", "[server]\nwatch = false")
+            .replace("blob = \"10.10.0.12\"", &format!("blob = \"{ip}\""))
+    };
+    let server = TestServer::start(&config("10.10.0.12"));
+    let query = client::query("weacct01pod01ecs114.blob.core.windows.net.", RecordType::A);
+    for _ in 0..4 {
+        let response = client::udp(server.addr, &query);
+        assert_eq!(a_records(&response), ["10.10.0.12"]);
+        assert_eq!(response.answers[0].ttl, 60, "the public CNAME, fresh");
+        assert_eq!(response.answers[1].ttl, 10, "the local record");
+        assert_no_public_tail(&response);
+    }
+    assert_eq!(upstream.queries(), 1);
+    std::fs::write(server.config(), config("10.10.9.9")).unwrap();
+    server.signal("HUP");
+    server.wait_for_log("mapping reloaded", std::time::Duration::from_secs(5));
+    let response = client::udp(server.addr, &query);
+    assert_eq!(a_records(&response), ["10.10.9.9"]);
+    assert_eq!(cname_chain(&response).len(), 1);
+    assert_eq!(upstream.queries(), 1, "the cached CNAME, completed anew");
+}

@@ -64,8 +64,12 @@ async fn serve(
         udp_workers: server_settings.udp_workers,
     };
     let metrics = Arc::new(Metrics::new());
+    // forward.cache_mb bounds both the answer cache and the ready-to-send
+    // copies of UDP responses built from it (a quarter).
+    let cache_bytes = forward.cache_mb.saturating_mul(1 << 20);
+    let memo_bytes = cache_bytes / 4;
     let forwarder = Arc::new(Forwarder::new(
-        forward.cache_mb.saturating_mul(1 << 20),
+        cache_bytes - memo_bytes,
         forward.stale_max,
         forward.max_inflight,
         metrics.clone(),
@@ -165,6 +169,7 @@ async fn serve(
         store.clone(),
         forwarder.clone(),
         metrics.clone(),
+        memo_bytes,
     ));
     let limits = TcpLimits {
         max_connections: server_settings.tcp_max_connections,

@@ -11,6 +11,7 @@
 //! answer alone, as Azure's NxDomainRedirect does.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
@@ -20,7 +21,7 @@ use privatelink_mapping::{Lookup, QueryType};
 use crate::answer;
 use crate::forward::chain;
 use crate::handler::lookup_key;
-use crate::reply::{Outcome, Reply};
+use crate::reply::{Aging, Outcome, Reply};
 use crate::store::Snapshot;
 
 /// The client's question, as chain completion and synthesis need it.
@@ -43,13 +44,16 @@ fn follows_cnames(qtype: RecordType) -> bool {
 
 /// The reply for a sanitised upstream answer to `qname`: the answer itself,
 /// or, when its chain enters a served zone, the chain up to there plus the
-/// local answer. `outcome` says where the answer came from (forwarded, cached, stale).
+/// local answer. `outcome` says where the answer came from (forwarded, cached, stale);
+/// `aged_at`, for a fresh cached answer, when its TTLs were exact: the
+/// records that came from the cache are then marked as aging.
 pub(crate) fn complete(
     asked: &Asked<'_>,
     answer: Message,
     snapshot: &Snapshot,
     outcome: Outcome,
     upstream: Option<SocketAddr>,
+    aged_at: Option<Instant>,
 ) -> Reply {
     if follows_cnames(asked.rtype) {
         let names = chain(asked.name, &answer);
@@ -74,17 +78,30 @@ pub(crate) fn complete(
                 .into_iter()
                 .filter(|r| r.record_type() == RecordType::CNAME && kept.contains(&r.name))
                 .collect();
+            let from_cache = answers.len();
             answers.extend(local.answers);
-            return Reply::recursive(
+            let mut reply = Reply::recursive(
                 Outcome::Chained,
                 local.rcode,
                 answers,
                 local.authorities,
                 upstream,
             );
+            reply.aging = aged_at.map(|since| Aging {
+                answers: from_cache,
+                authorities: 0,
+                since,
+            });
+            return reply;
         }
     }
-    Reply::relayed(answer, asked.wants_ad, outcome, upstream)
+    let mut reply = Reply::relayed(answer, asked.wants_ad, outcome, upstream);
+    reply.aging = aged_at.map(|since| Aging {
+        answers: reply.answers.len(),
+        authorities: reply.authorities.len(),
+        since,
+    });
+    reply
 }
 
 /// For a public name whose private twin is mapped (`acct.blob.core.windows.net`
@@ -180,7 +197,7 @@ fallback = "forward"
             mapped,
             wants_ad: false,
         };
-        complete(&asked, answer, &snapshot(), Outcome::Forwarded, None)
+        complete(&asked, answer, &snapshot(), Outcome::Forwarded, None, None)
     }
 
     fn rendered(records: &[Record]) -> Vec<String> {

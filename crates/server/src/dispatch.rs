@@ -6,16 +6,16 @@
 use std::net::SocketAddr;
 
 use hickory_proto::op::{Message, OpCode, ResponseCode};
-use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler};
+use hickory_server::server::Request;
 
 use crate::handler::Handler;
+use crate::memo::MemoKey;
 use crate::reply::Outcome;
 
-/// A response handle that can also send bytes that are already encoded.
+/// Where a response goes: sends one encoded message back to the client.
 #[async_trait::async_trait]
-pub(crate) trait RawSend {
+pub(crate) trait RawSend: Send {
     async fn send_raw(&mut self, wire: Vec<u8>);
 }
 
@@ -28,13 +28,14 @@ pub(crate) fn transport(protocol: Protocol) -> &'static str {
     }
 }
 
-/// Handles one received message from `peer`.
-pub(crate) async fn dispatch<R: ResponseHandler + RawSend>(
+/// Handles one received message from `peer`; `memo` as for [`Handler::handle`].
+pub(crate) async fn dispatch<R: RawSend>(
     message: Vec<u8>,
     peer: SocketAddr,
     protocol: Protocol,
     handler: &Handler,
     mut responder: R,
+    memo: Option<MemoKey>,
 ) {
     // A reply to port 0 or to an unspecified address cannot be delivered.
     if peer.port() == 0 || peer.ip().is_unspecified() {
@@ -46,9 +47,7 @@ pub(crate) async fn dispatch<R: ResponseHandler + RawSend>(
         Ok(request)
             if request.metadata.message_type == hickory_proto::op::MessageType::Response => {}
         Ok(request) => {
-            handler
-                .handle_request::<_, TokioTime>(&request, responder)
-                .await;
+            handler.handle(&request, responder, memo).await;
         }
         Err(_) => {
             let Some((id, flags)) = header.filter(|(_, flags)| flags & 0x80 == 0) else {

@@ -1,22 +1,21 @@
 //! The fast path for the queries a privatelink server mostly gets: a plain
-//! UDP question for a name in a served zone, answered straight from
-//! precomputed wire data, without decoding the query into hickory types,
-//! allocating or encoding records.
+//! UDP question for a name in a served zone, answered straight from the
+//! mapping and precomputed SOA wire data, without decoding the query into
+//! hickory types, allocating or encoding records.
 //!
-//! [`FastTable`] is built with each [`crate::Snapshot`]. [`answer`] either
-//! writes a complete response into the caller's buffer or declines, and
-//! the query takes the general path ([`crate::Handler`]), which gives the
-//! same answers. It declines anything unusual: other opcodes or classes,
-//! compression in the question, EDNS other than a plain version-0 OPT,
-//! SOA/NS/ANY questions, names outside served zones, zones that fall back
-//! to forwarding, answers larger than the client's UDP size.
+//! [`parse`] reads a plain query: one question, class IN, no compression,
+//! at most a plain version-0 OPT, only RD/AD set. [`answer`] then writes a
+//! complete response into the caller's buffer, says the name is forwarded
+//! (the [response memo](crate::memo) may then have an answer), or declines,
+//! and the query takes the general path ([`crate::Handler`]), which gives
+//! the same answers. It declines SOA/NS/ANY questions in served zones and
+//! answers larger than the client's UDP size.
 //!
-//! The response is byte-compatible with the general path's in every field a
+//! The response is the general path's, byte for byte in every field a
 //! client reads: AA and RA set, RD copied, the question echoed with the
 //! client's case, TTL 10 answers, the zone SOA with the negative TTL in the
 //! authority section for NODATA/NXDOMAIN, and an OPT (payload 1232, DO
-//! copied) when the query had one. Answer owners are compressed against the
-//! question, so answers are smaller than the general path's.
+//! copied) when the query had one; answer owners point into the question.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -25,9 +24,11 @@ use privatelink_mapping::{DomainName, Lookup, Mapping, QueryType, Soa};
 use crate::edns::MAX_UDP_PAYLOAD;
 
 const TYPE_A: u16 = 1;
+const TYPE_NS: u16 = 2;
 const TYPE_SOA: u16 = 6;
 const TYPE_AAAA: u16 = 28;
 const TYPE_OPT: u16 = 41;
+const TYPE_ANY: u16 = 255;
 const CLASS_IN: u16 = 1;
 const HEADER: usize = 12;
 
@@ -37,6 +38,14 @@ pub enum FastOutcome {
     Mapped,
     NoData,
     NxDomain,
+    /// A forwarded answer from the cache, kept by the [memo](crate::memo).
+    Cached {
+        nxdomain: bool,
+    },
+    /// The same, its CNAME chain completed from a served zone.
+    Chained {
+        nxdomain: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -91,25 +100,58 @@ impl FastTable {
     }
 }
 
-/// The parts of a query the fast path needs.
-struct Question {
+/// A plain query, read by [`parse`]: what the fast path and the
+/// [response memo](crate::memo) need.
+#[derive(Debug)]
+pub struct Question<'k> {
+    /// The name as the mapping spells names: lower case, dotted, no trailing dot.
+    key: &'k [u8],
     /// End of the question section (offset of the first byte after QCLASS).
     end: usize,
-    /// Length of the dotted key.
-    key_len: usize,
     /// Labels of the question name.
     labels: usize,
     qtype: u16,
     /// `Some(do_bit)` when the query carried an OPT record.
     opt: Option<bool>,
+    /// The query had AD set (which makes AD meaningful in the response).
+    authentic_data: bool,
     udp_limit: usize,
+}
+
+impl Question<'_> {
+    pub fn name(&self) -> &[u8] {
+        self.key
+    }
+
+    pub fn qtype(&self) -> u16 {
+        self.qtype
+    }
+
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    pub fn udp_limit(&self) -> usize {
+        self.udp_limit
+    }
+
+    /// The request flags that change a forwarded response: OPT present,
+    /// its DO bit, AD.
+    pub fn shape(&self) -> u8 {
+        let opt = match self.opt {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        opt | if self.authentic_data { 4 } else { 0 }
+    }
 }
 
 /// Reads a plain query: one question, no compression, optionally one plain
 /// version-0 OPT, nothing else. Writes the name into `key` as the mapping
 /// spells names: lower case, dotted, no trailing dot. A label with a byte no
 /// mapped name can hold is declined (the general path knows what to do).
-fn parse(query: &[u8], key: &mut [u8; 255]) -> Option<Question> {
+pub fn parse<'k>(query: &[u8], key: &'k mut [u8; 255]) -> Option<Question<'k>> {
     if query.len() < HEADER {
         return None;
     }
@@ -185,11 +227,12 @@ fn parse(query: &[u8], key: &mut [u8; 255]) -> Option<Question> {
         (None, 512)
     };
     Some(Question {
+        key: &key[..key_len],
         end,
-        key_len,
         labels,
         qtype,
         opt,
+        authentic_data: flags & 0x0020 != 0,
         udp_limit,
     })
 }
@@ -204,25 +247,56 @@ fn suffix_offset(query: &[u8], labels: usize, keep: usize) -> Option<usize> {
     Some(at)
 }
 
-/// Writes the response to `query` into `out` and says what it was, or
-/// returns `None` to leave the query to the general path.
+/// What the fast path made of a parsed query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// The response is in the output buffer.
+    Answered(FastOutcome),
+    /// No served zone answers the name: it is forwarded.
+    Forwarded,
+    /// The general path must take it.
+    Declined,
+}
+
+/// Writes the response to `query` (read into `question`) into `out` when a
+/// served zone answers it.
 pub fn answer(
     mapping: &Mapping,
     table: &FastTable,
+    question: &Question<'_>,
     query: &[u8],
     out: &mut Vec<u8>,
-) -> Option<FastOutcome> {
-    let mut key = [0u8; 255];
-    let question = parse(query, &mut key)?;
-    let name = std::str::from_utf8(&key[..question.key_len]).ok()?;
+) -> Served {
+    match answer_served(mapping, table, question, query, out) {
+        Ok(outcome) => Served::Answered(outcome),
+        Err(Forwarded(true)) => Served::Forwarded,
+        Err(Forwarded(false)) => Served::Declined,
+    }
+}
+
+/// Why a query was not answered: `Forwarded(true)` when its name is
+/// forwarded, `Forwarded(false)` for anything else.
+struct Forwarded(bool);
+
+fn answer_served(
+    mapping: &Mapping,
+    table: &FastTable,
+    question: &Question<'_>,
+    query: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<FastOutcome, Forwarded> {
+    let declined = Forwarded(false);
+    let name = std::str::from_utf8(question.key).map_err(|_| Forwarded(false))?;
     let qtype = match question.qtype {
         TYPE_A => QueryType::A,
         TYPE_AAAA => QueryType::Aaaa,
-        // SOA, NS and ANY have apex and RFC 8482 rules: the general path.
-        2 | TYPE_SOA | 255 => return None,
         _ => QueryType::Other,
     };
+    // SOA, NS and ANY have apex and RFC 8482 rules in served zones: the general path.
+    let apex_rules = matches!(question.qtype, TYPE_NS | TYPE_SOA | TYPE_ANY);
     let (outcome, zone, records) = match mapping.lookup(name, qtype) {
+        Lookup::Fallback { .. } | Lookup::NotServed => return Err(Forwarded(true)),
+        _ if apex_rules => return Err(declined),
         Lookup::Answer { zone, records } => {
             let records = if !records.v4.is_empty() {
                 Records::V4(records.v4, zone.ttl)
@@ -233,9 +307,20 @@ pub fn answer(
         }
         Lookup::NoData { zone, .. } => (FastOutcome::NoData, zone, Records::None),
         Lookup::NxDomain { zone } => (FastOutcome::NxDomain, zone, Records::None),
-        Lookup::Fallback { .. } | Lookup::NotServed => return None,
     };
-    let fast_zone = table.zones.get(zone.index)?;
+    write(table, question, query, out, outcome, zone.index, records).ok_or(declined)
+}
+
+fn write(
+    table: &FastTable,
+    question: &Question<'_>,
+    query: &[u8],
+    out: &mut Vec<u8>,
+    outcome: FastOutcome,
+    zone_index: usize,
+    records: Records<'_>,
+) -> Option<FastOutcome> {
+    let fast_zone = table.zones.get(zone_index)?;
 
     out.clear();
     // Header: id, QR AA (RD copied) | RA rcode, counts.
@@ -323,6 +408,21 @@ mod tests {
 
     use super::*;
 
+    /// The fast path's answer, or `None` when it leaves the query.
+    fn fast(
+        mapping: &Mapping,
+        table: &FastTable,
+        query: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Option<FastOutcome> {
+        let mut key = [0u8; 255];
+        let question = parse(query, &mut key)?;
+        match answer(mapping, table, &question, query, out) {
+            Served::Answered(outcome) => Some(outcome),
+            Served::Forwarded | Served::Declined => None,
+        }
+    }
+
     fn table() -> (Mapping, FastTable) {
         let loaded = load_str(
             "t.toml",
@@ -362,7 +462,7 @@ fallback = "forward"
     ) -> Option<(FastOutcome, Message)> {
         let mut out = Vec::new();
         let (mapping, table) = table();
-        let outcome = answer(&mapping, &table, &query(name, rtype, edns), &mut out)?;
+        let outcome = fast(&mapping, &table, &query(name, rtype, edns), &mut out)?;
         Some((
             outcome,
             Message::from_vec(&out).expect("the fast path must write valid DNS"),
@@ -488,7 +588,7 @@ fallback = "forward"
     fn anything_unusual_is_left_to_the_general_path() {
         let (mapping, t) = table();
         let mut out = Vec::new();
-        let mut declined = |bytes: Vec<u8>| answer(&mapping, &t, &bytes, &mut out).is_none();
+        let mut declined = |bytes: Vec<u8>| fast(&mapping, &t, &bytes, &mut out).is_none();
         // SOA/NS/ANY, forwarded and fallback names, odd bytes in a label.
         assert!(declined(query(
             "privatelink.blob.core.windows.net.",
@@ -593,7 +693,36 @@ fallback = "forward"
             )
         };
         let mut out = Vec::new();
-        assert!(answer(m, &t, &big(None), &mut out).is_none());
-        assert!(answer(m, &t, &big(Some((1232, false))), &mut out).is_some());
+        assert!(fast(m, &t, &big(None), &mut out).is_none());
+        assert!(fast(m, &t, &big(Some((1232, false))), &mut out).is_some());
+    }
+
+    #[test]
+    fn forwarded_names_are_told_apart_from_declined_queries() {
+        let (mapping, t) = table();
+        let served = |name: &str, rtype| {
+            let bytes = query(name, rtype, None);
+            let mut key = [0u8; 255];
+            let question = parse(&bytes, &mut key).unwrap();
+            answer(&mapping, &t, &question, &bytes, &mut Vec::new())
+        };
+        assert_eq!(served("www.example.com.", RecordType::A), Served::Forwarded);
+        assert_eq!(
+            served("www.example.com.", RecordType::SOA),
+            Served::Forwarded
+        );
+        assert_eq!(
+            served("nosuch.privatelink.vaultcore.azure.net.", RecordType::A),
+            Served::Forwarded,
+            "a zone that falls back"
+        );
+        assert_eq!(
+            served("privatelink.blob.core.windows.net.", RecordType::SOA),
+            Served::Declined
+        );
+        assert!(matches!(
+            served("acct.privatelink.blob.core.windows.net.", RecordType::A),
+            Served::Answered(FastOutcome::Mapped)
+        ));
     }
 }

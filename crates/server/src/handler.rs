@@ -1,24 +1,26 @@
 //! The request handler: the one place where the DNS protocol meets the
-//! mapping. hickory-server decodes each request (FORMERR for undecodable
-//! ones, responses dropped) and hands it here.
+//! mapping. `dispatch.rs` decodes each request (FORMERR for
+//! undecodable ones, responses dropped) and hands it here; the UDP workers
+//! first try [`Handler::fast_udp`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hickory_proto::op::{Header, HeaderCounts, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::server::Request;
 use privatelink_mapping::{Lookup, QueryType};
 use tracing::{debug, warn};
 
 use crate::answer;
 use crate::chain::{self, Asked};
+use crate::dispatch::RawSend;
 use crate::edns::ClientEdns;
-use crate::fast::{self, FastOutcome};
+use crate::fast::{self, FastOutcome, Served};
 use crate::forward::{Answer, ForwardError, ForwardFlags, Forwarder};
+use crate::memo::{MemoKey, ResponseMemo};
 use crate::metrics::Metrics;
 use crate::querylog::Observed;
 use crate::ratelimit::{RateLimiter, Verdict};
@@ -32,16 +34,35 @@ pub struct Handler {
     forwarder: Arc<Forwarder>,
     metrics: Arc<Metrics>,
     limiter: RateLimiter,
+    memo: ResponseMemo,
+}
+
+/// What the UDP fast path did with a query.
+#[derive(Debug)]
+pub enum FastUdp {
+    /// The response is in the output buffer.
+    Answered(FastOutcome),
+    /// The general path must answer; with a key when its response may be
+    /// kept for the next identical question.
+    Declined(Option<MemoKey>),
 }
 
 impl Handler {
     /// The forwarder is shared so that its statistics can be read elsewhere.
-    pub fn new(store: Arc<MappingStore>, forwarder: Arc<Forwarder>, metrics: Arc<Metrics>) -> Self {
+    /// Up to `memo_bytes` of ready-to-send UDP responses are kept for
+    /// questions answered from the cache (0: none; see [`crate::memo`]).
+    pub fn new(
+        store: Arc<MappingStore>,
+        forwarder: Arc<Forwarder>,
+        metrics: Arc<Metrics>,
+        memo_bytes: u64,
+    ) -> Self {
         Self {
             store,
             forwarder,
             metrics,
             limiter: RateLimiter::new(),
+            memo: ResponseMemo::new(memo_bytes),
         }
     }
 
@@ -51,21 +72,41 @@ impl Handler {
     }
 
     /// Answers a UDP query from the fast path when it can (see
-    /// [`crate::fast`]), writing the response into `out`. `None`: the
-    /// general path must take it. The fast path stands aside whenever
-    /// something per query is asked for (the query log, rate limiting) and
-    /// for clients outside the allow-list, whose REFUSED the general path builds.
-    pub fn fast_udp(&self, client: IpAddr, query: &[u8], out: &mut Vec<u8>) -> Option<FastOutcome> {
+    /// [`crate::fast`] and [`crate::memo`]), writing the response into
+    /// `out`. The fast path stands aside whenever something per query is
+    /// asked for (the query log, rate limiting) and for clients outside the
+    /// allow-list, whose REFUSED the general path builds.
+    pub fn fast_udp(&self, client: IpAddr, query: &[u8], out: &mut Vec<u8>) -> FastUdp {
         let snapshot = self.store.current();
         if snapshot.query_log
             || snapshot.rate_limit.responses_per_second > 0
             || !snapshot.allow.allows(client)
         {
-            return None;
+            return FastUdp::Declined(None);
         }
-        let outcome = fast::answer(&snapshot.mapping, &snapshot.fast, query, out)?;
+        let mut key = [0u8; 255];
+        let Some(question) = fast::parse(query, &mut key) else {
+            return FastUdp::Declined(None);
+        };
+        let outcome = match fast::answer(&snapshot.mapping, &snapshot.fast, &question, query, out) {
+            Served::Answered(outcome) => outcome,
+            Served::Declined => return FastUdp::Declined(None),
+            Served::Forwarded => {
+                let now = Instant::now();
+                match self
+                    .memo
+                    .answer(&question, query, snapshot.generation, now, out)
+                {
+                    Some(outcome) => {
+                        self.forwarder.cache().count_hit();
+                        outcome
+                    }
+                    None => return FastUdp::Declined(self.memo.key(&question)),
+                }
+            }
+        };
         self.metrics.fast_udp(outcome);
-        Some(outcome)
+        FastUdp::Answered(outcome)
     }
 
     /// Decides the reply to one request, using one snapshot throughout.
@@ -116,9 +157,6 @@ impl Handler {
     /// Forwards a name no served zone answers for: from the cache or the
     /// upstreams, chain completed; when that fails, the synthesised public
     /// twin, else a stale answer, else SERVFAIL.
-    /// Forwards a name no served zone answers for: from the cache or the
-    /// upstreams, chain completed; when that fails, the synthesised public
-    /// twin, else a stale answer, else SERVFAIL.
     async fn forward(
         &self,
         request: &Request,
@@ -154,10 +192,18 @@ impl Handler {
                     snapshot,
                     Outcome::Forwarded,
                     Some(upstream),
+                    None,
                 );
             }
-            Ok(Answer::Cached(answer)) => {
-                return chain::complete(&asked, answer, snapshot, Outcome::Cached, None);
+            Ok(Answer::Cached(answer, aged_at)) => {
+                return chain::complete(
+                    &asked,
+                    answer,
+                    snapshot,
+                    Outcome::Cached,
+                    None,
+                    Some(aged_at),
+                );
             }
             Err(error) => error,
         };
@@ -171,7 +217,7 @@ impl Handler {
             }
             | ForwardError::Overloaded {
                 stale: Some(answer),
-            } => chain::complete(&asked, *answer, snapshot, Outcome::Stale, None),
+            } => chain::complete(&asked, *answer, snapshot, Outcome::Stale, None, None),
             error => {
                 debug!(name = key, %error, "forwarding failed");
                 Reply::error(Outcome::ServFail, ResponseCode::ServFail)
@@ -180,22 +226,23 @@ impl Handler {
     }
 }
 
-#[async_trait::async_trait]
-impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(
+impl Handler {
+    /// Answers one decoded request through `responder`. `memo`: the key
+    /// under which a UDP response built from the cache may be kept.
+    pub(crate) async fn handle<R: RawSend>(
         &self,
         request: &Request,
-        response_handle: R,
-    ) -> ResponseInfo {
+        mut responder: R,
+        memo: Option<MemoKey>,
+    ) {
         let started = Instant::now();
         let snapshot = self.store.snapshot();
         let client = ClientEdns::negotiate(request.edns.as_ref());
         let reply = if request.protocol() == Protocol::Udp {
-            match self.limiter.check(
-                request.src().ip(),
-                &snapshot.rate_limit,
-                std::time::Instant::now(),
-            ) {
+            match self
+                .limiter
+                .check(request.src().ip(), &snapshot.rate_limit, started)
+            {
                 Verdict::Allow => self.resolve(request, &snapshot, &client).await,
                 Verdict::Slip => {
                     self.metrics.rate_limited("slip");
@@ -203,14 +250,13 @@ impl RequestHandler for Handler {
                 }
                 Verdict::Drop => {
                     self.metrics.rate_limited("drop");
-                    return unsent(request);
+                    return;
                 }
             }
         } else {
             self.resolve(request, &snapshot, &client).await
         };
         let observed = Observed::new(
-            response_handle,
             request,
             self.metrics.clone(),
             started,
@@ -218,9 +264,22 @@ impl RequestHandler for Handler {
             reply.upstream,
             snapshot.query_log,
         );
-        reply::send(request, reply, &client, observed).await
+        let encoded = reply::encode(request, &reply, &client);
+        if let (Some(key), Some(aging), false) = (memo, reply.aging, encoded.truncated) {
+            self.memo.insert(
+                key,
+                &encoded.wire,
+                aging,
+                reply.outcome,
+                encoded.rcode,
+                snapshot.generation,
+            );
+        }
+        responder.send_raw(encoded.wire).await;
+        observed.observe(encoded.rcode);
     }
 }
+
 /// A DNS type in the mapping's terms.
 pub(crate) fn mapped_type(rtype: RecordType) -> QueryType {
     match rtype {
@@ -231,16 +290,6 @@ pub(crate) fn mapped_type(rtype: RecordType) -> QueryType {
         RecordType::ANY => QueryType::Any,
         _ => QueryType::Other,
     }
-}
-
-/// The `ResponseInfo` of a response that is deliberately not sent.
-fn unsent(request: &Request) -> ResponseInfo {
-    let mut metadata = Metadata::response_from_request(&request.metadata);
-    metadata.response_code = ResponseCode::Refused;
-    ResponseInfo::from(Header {
-        metadata,
-        counts: HeaderCounts::default(),
-    })
 }
 
 /// The mapping's key for a query name: lower case, dotted, no trailing dot.

@@ -2,14 +2,15 @@
 //!
 //! ```text
 //!  UDP ─▶ udp.rs worker threads ─▶ fast.rs: plain questions for served names,
-//!   │        answered from precomputed wire data │
+//!   │        answered from the mapping; memo.rs: forwarded questions answered
+//!   │        again from the response the general path last built from the cache
 //!   │                                 (anything else)
 //!  TCP ─▶ tcp.rs (limits, pipelining) ──┐        │
 //!                                       ▼        ▼
 //!           dispatch.rs (decode; FORMERR; drop responses)
 //!               │
 //!               ▼
-//!           Handler::handle_request ── one Snapshot from the MappingStore
+//!           Handler::handle ── one Snapshot from the MappingStore
 //!               │  allow-list ─▶ REFUSED
 //!               │  opcode / EDNS version / question count / class checks
 //!               ▼
@@ -19,17 +20,18 @@
 //!                     order (UDP→TCP), sanitised ─▶ chain.rs completes CNAME chains into
 //!                     served zones; on failure: public-twin synthesis, stale, SERVFAIL
 //!               ▼
-//!           reply::send (header flags, OPT, TC when too large for UDP)
+//!           reply::encode (header flags, OPT, TC when too large for UDP) ─▶ memo.rs
+//!               keeps a UDP response built from the cache ─▶ sent; querylog.rs counts it
 //! ```
 //!
 //! - [`store`]: the swappable snapshot every query reads.
-//! - [`handler`]: the `RequestHandler`.
+//! - [`handler`]: from a request to a reply.
 //! - [`forward`]: upstream exchange and failover.
-//! - [`listen`]: sockets and the hickory-server loops.
+//! - [`listen`]: the UDP and TCP listeners.
 //! - [`reload`]: validate, then swap, or keep the last good mapping.
 //! - [`watch`]: file and directory events, debounced, that trigger reloads.
 //! - [`metrics`], [`health`], [`http`]: Prometheus metrics, readiness, the HTTP endpoint;
-//!   `querylog.rs` wraps each response to count it and, optionally, log it.
+//!   [`querylog`] counts each response and, optionally, logs it.
 
 pub mod access;
 mod answer;
@@ -42,6 +44,7 @@ pub mod handler;
 pub mod health;
 pub mod http;
 pub mod listen;
+pub mod memo;
 pub mod metrics;
 pub mod querylog;
 pub mod ratelimit;
@@ -62,13 +65,57 @@ pub use store::{MappingStore, Snapshot};
 /// that they can be driven without sockets. Not a stable API.
 #[doc(hidden)]
 pub mod fuzzing {
+    use std::net::SocketAddr;
+
     use hickory_proto::op::{Message, Query};
+    use hickory_server::net::xfer::Protocol;
 
     use crate::chain::{self, Asked};
+    use crate::dispatch::{RawSend, dispatch};
     use crate::forward::sanitize;
-    use crate::handler::{lookup_key, mapped_type};
+    use crate::handler::{FastUdp, Handler, lookup_key, mapped_type};
     use crate::reply::Outcome;
     use crate::store::Snapshot;
+
+    /// Collects what would be sent.
+    struct Collect<'a>(&'a mut Vec<Vec<u8>>);
+
+    #[async_trait::async_trait]
+    impl RawSend for Collect<'_> {
+        async fn send_raw(&mut self, wire: Vec<u8>) {
+            self.0.push(wire);
+        }
+    }
+
+    /// What the server sends back for one datagram (UDP: the fast path,
+    /// then the general path) or one TCP message.
+    pub async fn respond(
+        handler: &Handler,
+        message: &[u8],
+        peer: SocketAddr,
+        udp: bool,
+    ) -> Vec<Vec<u8>> {
+        let mut sent = Vec::new();
+        let (protocol, memo) = if udp {
+            let mut out = Vec::new();
+            match handler.fast_udp(peer.ip(), message, &mut out) {
+                FastUdp::Answered(_) => return vec![out],
+                FastUdp::Declined(memo) => (Protocol::Udp, memo),
+            }
+        } else {
+            (Protocol::Tcp, None)
+        };
+        dispatch(
+            message.to_vec(),
+            peer,
+            protocol,
+            handler,
+            Collect(&mut sent),
+            memo,
+        )
+        .await;
+        sent
+    }
 
     /// What the forward path does with an upstream's answer to `question`:
     /// sanitise, then complete the chain. Returns the number of answer records.
@@ -84,7 +131,7 @@ pub mod fuzzing {
             mapped: mapped_type(question.query_type()),
             wants_ad: false,
         };
-        let reply = chain::complete(&asked, answer, snapshot, Outcome::Forwarded, None);
+        let reply = chain::complete(&asked, answer, snapshot, Outcome::Forwarded, None, None);
         let _ = lookup_key(question.name());
         reply.answers.len()
     }

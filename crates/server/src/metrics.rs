@@ -71,8 +71,8 @@ pub struct Metrics {
     pub rate_limited: Family<ActionLabels, Counter>,
     /// UDP datagrams dropped because the general path was full.
     pub udp_overflow: Counter,
-    /// The fast path's three series, looked up once: it counts per query.
-    fast: [Counter; 3],
+    /// The fast path's series, looked up once: it counts per query.
+    fast: [Counter; 7],
 }
 
 impl Default for Metrics {
@@ -91,6 +91,10 @@ impl Default for Metrics {
             series(Outcome::Mapped, ResponseCode::NoError),
             series(Outcome::NoData, ResponseCode::NoError),
             series(Outcome::NxDomain, ResponseCode::NXDomain),
+            series(Outcome::Cached, ResponseCode::NoError),
+            series(Outcome::Cached, ResponseCode::NXDomain),
+            series(Outcome::Chained, ResponseCode::NoError),
+            series(Outcome::Chained, ResponseCode::NXDomain),
         ];
         Self {
             queries,
@@ -148,6 +152,8 @@ impl Metrics {
             FastOutcome::Mapped => 0,
             FastOutcome::NoData => 1,
             FastOutcome::NxDomain => 2,
+            FastOutcome::Cached { nxdomain } => 3 + usize::from(nxdomain),
+            FastOutcome::Chained { nxdomain } => 5 + usize::from(nxdomain),
         };
         self.fast[index].inc();
     }

@@ -1,17 +1,15 @@
-//! The response wrapper that counts every response and, when the query log
-//! is on, writes one event per response: client, name, type, outcome,
-//! rcode, upstream, latency. It wraps hickory's response handle, so the
-//! lookup code neither logs nor counts.
+//! Counting every response of the general path and, when the query log is
+//! on, writing one event per response: client, name, type, outcome, rcode,
+//! upstream, latency. The handler observes after sending, so the lookup code
+//! neither logs nor counts. (The UDP fast path counts its own answers and
+//! stands aside while the query log is on.)
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::Record;
-use hickory_server::net::NetError;
-use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
+use hickory_server::server::Request;
 use tracing::info;
 
 use crate::dispatch::transport;
@@ -21,10 +19,9 @@ use crate::reply::Outcome;
 /// The query-log target: filter with `RUST_LOG=privatelink_dns::query=info`.
 pub const TARGET: &str = "privatelink_dns::query";
 
-/// A response handle that observes what it sends.
+/// What is known of a response before it is sent, to count and log it.
 #[derive(Clone)]
-pub(crate) struct Observed<R> {
-    inner: R,
+pub(crate) struct Observed {
     metrics: Arc<Metrics>,
     started: Instant,
     client: SocketAddr,
@@ -35,9 +32,8 @@ pub(crate) struct Observed<R> {
     logged: Option<(String, String)>,
 }
 
-impl<R: ResponseHandler> Observed<R> {
+impl Observed {
     pub(crate) fn new(
-        inner: R,
         request: &Request,
         metrics: Arc<Metrics>,
         started: Instant,
@@ -53,7 +49,6 @@ impl<R: ResponseHandler> Observed<R> {
             None => (String::from("-"), String::from("-")),
         });
         Self {
-            inner,
             metrics,
             started,
             client: request.src(),
@@ -64,7 +59,8 @@ impl<R: ResponseHandler> Observed<R> {
         }
     }
 
-    fn observe(&self, rcode: ResponseCode) {
+    /// Counts (and logs) the response, sent with `rcode`.
+    pub(crate) fn observe(&self, rcode: ResponseCode) {
         self.metrics.query(self.transport, self.outcome, rcode);
         if let Some((name, qtype)) = &self.logged {
             let upstream = self.upstream.map(|u| u.to_string());
@@ -81,28 +77,5 @@ impl<R: ResponseHandler> Observed<R> {
                 "query"
             );
         }
-    }
-}
-
-#[async_trait::async_trait]
-impl<R: ResponseHandler> ResponseHandler for Observed<R> {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let result = self.inner.send_response(response).await;
-        let rcode = match &result {
-            Ok(info) => info.response_code,
-            Err(_) => ResponseCode::ServFail,
-        };
-        self.observe(rcode);
-        result
     }
 }

@@ -5,23 +5,18 @@
 //! finish. At most `tcp_max_connections` connections are served at once;
 //! further ones wait in the kernel's backlog. A connection with nothing to
 //! read for `tcp_idle_timeout` is closed. Messages go through
-//! [`crate::dispatch`], as UDP ones do.
+//! `dispatch.rs`, as UDP ones do.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::rr::Record;
-use hickory_proto::serialize::binary::BinEncoder;
-use hickory_server::net::NetError;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::timeout;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::dispatch::{RawSend, dispatch};
 use crate::handler::Handler;
@@ -99,6 +94,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, handler: Arc<Handler>, 
                 Protocol::Tcp,
                 &handler,
                 TcpResponder { frames },
+                None,
             )
             .await;
             drop(permit);
@@ -126,28 +122,8 @@ struct TcpResponder {
 #[async_trait::async_trait]
 impl RawSend for TcpResponder {
     async fn send_raw(&mut self, wire: Vec<u8>) {
-        let _ = self.frames.send(framed(&wire)).await;
-    }
-}
-
-#[async_trait::async_trait]
-impl ResponseHandler for TcpResponder {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let mut wire = Vec::with_capacity(512);
-        let info = response.destructive_emit(&mut BinEncoder::new(&mut wire))?;
         if self.frames.send(framed(&wire)).await.is_err() {
-            warn!("the TCP connection closed before its answer was written");
+            debug!("the TCP connection closed before its answer was written");
         }
-        Ok(info)
     }
 }

@@ -15,12 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use hickory_proto::rr::Record;
-use hickory_proto::serialize::binary::BinEncoder;
-use hickory_server::net::NetError;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
 use nix::errno::Errno;
 use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
@@ -30,12 +25,15 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, error};
 
 use crate::dispatch::{RawSend, dispatch};
-use crate::handler::Handler;
+use crate::handler::{FastUdp, Handler};
+use crate::memo::MemoKey;
 
 /// Queries in the general path at once, per listen address.
 pub const MAX_PENDING: usize = 4096;
 /// Largest datagram read; queries are far smaller.
 const BUFFER: usize = 4096;
+/// Receive buffer asked for each socket.
+const RECEIVE_BUFFER: usize = 4 << 20;
 /// Datagrams received (and answers sent) per system call.
 const BATCH: usize = 32;
 /// How often a worker looks up from `recv` to see whether to stop.
@@ -61,6 +59,12 @@ fn reuseport_socket(address: SocketAddr) -> io::Result<UdpSocket> {
         Some(SocketProtocol::UDP),
     )?;
     socket.set_reuse_port(true)?;
+    // Room for bursts while a worker is off the CPU: the default (about
+    // 200 KiB) holds only a few hundred queries. The kernel caps it at
+    // net.core.rmem_max, which is fine.
+    if let Err(error) = socket.set_recv_buffer_size(RECEIVE_BUFFER) {
+        debug!(%error, "cannot enlarge the UDP receive buffer");
+    }
     socket.bind(&address.into())?;
     let socket: UdpSocket = socket.into();
     socket.set_read_timeout(Some(POLL))?;
@@ -169,16 +173,13 @@ impl Worker {
             destinations.clear();
             for (index, &(len, peer)) in received.iter().enumerate() {
                 let query = &buffers[index][..len.min(BUFFER)];
-                if self
-                    .handler
-                    .fast_udp(peer.ip(), query, &mut answers[index])
-                    .is_some()
-                {
-                    outgoing.push(index);
-                    destinations.push(Some(SockaddrStorage::from(peer)));
-                    continue;
+                match self.handler.fast_udp(peer.ip(), query, &mut answers[index]) {
+                    FastUdp::Answered(_) => {
+                        outgoing.push(index);
+                        destinations.push(Some(SockaddrStorage::from(peer)));
+                    }
+                    FastUdp::Declined(memo) => self.slow(query, peer, memo),
                 }
-                self.slow(query, peer);
             }
             if !outgoing.is_empty() {
                 let slices: Vec<[IoSlice<'_>; 1]> = outgoing
@@ -202,7 +203,7 @@ impl Worker {
     }
 
     /// Hands a query the fast path declined to the runtime, within [`MAX_PENDING`].
-    fn slow(&self, query: &[u8], peer: SocketAddr) {
+    fn slow(&self, query: &[u8], peer: SocketAddr, memo: Option<MemoKey>) {
         let Ok(permit) = self.pending.clone().try_acquire_owned() else {
             self.handler.metrics().udp_overflow();
             return;
@@ -213,7 +214,7 @@ impl Worker {
             peer,
         };
         self.runtime.spawn(async move {
-            dispatch(message, peer, Protocol::Udp, &handler, responder).await;
+            dispatch(message, peer, Protocol::Udp, &handler, responder, memo).await;
             drop(permit);
         });
     }
@@ -248,26 +249,5 @@ impl UdpResponder {
 impl RawSend for UdpResponder {
     async fn send_raw(&mut self, wire: Vec<u8>) {
         self.send(&wire);
-    }
-}
-
-#[async_trait::async_trait]
-impl ResponseHandler for UdpResponder {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        // Size was settled by reply::send (TC when too large for this client).
-        let mut wire = Vec::with_capacity(512);
-        let info = response.destructive_emit(&mut BinEncoder::new(&mut wire))?;
-        self.send(&wire);
-        Ok(info)
     }
 }

@@ -150,8 +150,9 @@ impl AnswerCache {
         );
     }
 
-    /// A fresh answer, with TTLs decremented by its age.
-    pub fn fresh(&self, key: &CacheKey, now: Instant) -> Option<Message> {
+    /// A fresh answer, with TTLs decremented by its age in whole seconds,
+    /// and the instant those TTLs are exact at (`now` less the fraction).
+    pub fn fresh(&self, key: &CacheKey, now: Instant) -> Option<(Message, Instant)> {
         let answer = self.get(key, now, Freshness::Fresh);
         let counter = if answer.is_some() {
             &self.stats.hits
@@ -164,9 +165,15 @@ impl AnswerCache {
 
     /// An expired answer still within the stale window, with TTL [`STALE_TTL`].
     pub fn stale(&self, key: &CacheKey, now: Instant) -> Option<Message> {
-        let answer = self.get(key, now, Freshness::Stale)?;
+        let (answer, _) = self.get(key, now, Freshness::Stale)?;
         self.stats.stale_served.fetch_add(1, Ordering::Relaxed);
         Some(answer)
+    }
+
+    /// Counts a hit answered elsewhere from what this cache gave (the
+    /// [response memo](crate::memo)).
+    pub fn count_hit(&self) {
+        self.stats.hits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Entries currently held.
@@ -181,10 +188,11 @@ impl AnswerCache {
         self.len() == 0
     }
 
-    fn get(&self, key: &CacheKey, now: Instant, wanted: Freshness) -> Option<Message> {
+    fn get(&self, key: &CacheKey, now: Instant, wanted: Freshness) -> Option<(Message, Instant)> {
         let entry = self.entries.as_ref()?.get(key)?;
-        let age = now.saturating_duration_since(entry.stored).as_secs();
-        let age = u32::try_from(age).unwrap_or(u32::MAX);
+        let age_seconds = now.saturating_duration_since(entry.stored).as_secs();
+        let aged_at = entry.stored + Duration::from_secs(age_seconds);
+        let age = u32::try_from(age_seconds).unwrap_or(u32::MAX);
         let freshness = if age < entry.ttl {
             Freshness::Fresh
         } else {
@@ -206,7 +214,7 @@ impl AnswerCache {
         message.metadata.authentic_data = entry.authentic_data && freshness == Freshness::Fresh;
         message.answers = entry.answers.iter().map(adjust).collect();
         message.authorities = entry.authorities.iter().map(adjust).collect();
-        Some(message)
+        Some((message, aged_at))
     }
 }
 
@@ -312,7 +320,8 @@ mod tests {
         cache.insert(key("www.example"), &a_answer(300), t0);
         let hit = cache
             .fresh(&key("www.example"), t0 + Duration::from_secs(100))
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(hit.answers[0].ttl, 200);
         assert!(
             cache
@@ -343,7 +352,8 @@ mod tests {
         );
         let hit = cache
             .fresh(&key("nx.example"), t0 + Duration::from_secs(20))
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(hit.metadata.response_code, ResponseCode::NXDomain);
         assert_eq!(hit.authorities[0].ttl, 40, "min(3600, 60) - 20");
     }

@@ -61,8 +61,8 @@ pub struct ForwardFlags {
 pub enum Answer {
     /// From an upstream, just now (or by a coalesced identical question).
     Upstream(Message, SocketAddr),
-    /// From the cache, TTLs decremented.
-    Cached(Message),
+    /// From the cache, TTLs decremented; they are exact at the instant given.
+    Cached(Message, std::time::Instant),
 }
 
 /// Why no upstream answer could be relayed.
@@ -170,8 +170,8 @@ impl Forwarder {
             dnssec_ok: flags.dnssec_ok,
             checking_disabled: flags.checking_disabled,
         };
-        if let Some(hit) = self.cache.fresh(&key, std::time::Instant::now()) {
-            return Ok(Answer::Cached(hit));
+        if let Some((hit, aged_at)) = self.cache.fresh(&key, std::time::Instant::now()) {
+            return Ok(Answer::Cached(hit, aged_at));
         }
         if upstreams.is_empty() {
             return Err(ForwardError::NoUpstreams);
