@@ -11,8 +11,9 @@ use crate::azure::geo;
 use crate::azure::zones::{ZoneMatch, azure_zone_for, public_twins};
 use crate::diagnostic::{Report, Severity};
 use crate::file::{FileSpec, RecordDecl, VaultDecl, ZoneDecl};
-use crate::mapping::{Mapping, Node, Soa, StorageRole, Zone};
+use crate::mapping::{Addresses, Mapping, Node, Soa, StorageRole, Zone};
 use crate::name::DomainName;
+use crate::nodes::Nodes;
 use crate::settings::Settings;
 
 /// Builds the mapping, adding every problem found to `report`. Consumes the
@@ -179,8 +180,8 @@ fn missing_zone_hint(name: &DomainName) -> String {
 }
 
 fn duplicate(first: &RecordDecl, again: &RecordDecl, report: &mut Report) {
-    let mut a = first.addrs.clone();
-    let mut b = again.addrs.clone();
+    let mut a: Vec<IpAddr> = first.addresses.iter().collect();
+    let mut b: Vec<IpAddr> = again.addresses.iter().collect();
     a.sort();
     a.dedup();
     b.sort();
@@ -224,7 +225,8 @@ fn list(addrs: &[IpAddr]) -> String {
 
 /// Private endpoints get addresses from a VNet; anything else is suspicious.
 fn check_addresses(record: &RecordDecl, subnets: &[ipnet::IpNet], report: &mut Report) {
-    for addr in &record.addrs {
+    for addr in record.addresses.iter() {
+        let addr = &addr;
         if !is_private(addr) {
             report.warning(
                 record.line,
@@ -350,62 +352,60 @@ fn assemble(
         .map(|apex| zone_by_apex.get(apex).copied())
         .collect();
 
-    let mut nodes: HashMap<DomainName, Node> = HashMap::with_capacity(placed.len());
+    // The declarations become the nodes in place (`placed` is in record
+    // order), so a large file never holds both at once.
     let name_count = placed.len();
-    let mut records: Vec<Option<RecordDecl>> = records.into_iter().map(Some).collect();
-    for &(record_index, apex_id) in placed {
-        let (Some(record), Some(Some(zone_index)), Some(zone)) = (
-            records.get_mut(record_index).and_then(Option::take),
-            served.get(apex_id).copied(),
-            record_apexes.get(apex_id),
-        ) else {
+    let mut next_placed = placed.iter().peekable();
+    let mapped: Vec<(DomainName, Node)> = records
+        .into_iter()
+        .enumerate()
+        .filter_map(|(record_index, record)| {
+            let &(index, apex_id) = next_placed.next_if(|(index, _)| *index == record_index)?;
+            debug_assert_eq!(index, record_index);
+            let zone = served
+                .get(apex_id)
+                .copied()
+                .flatten()
+                .and_then(|zone| u32::try_from(zone).ok())?;
+            let RecordDecl {
+                name,
+                addresses,
+                origin,
+                ..
+            } = record;
+            let node = Node {
+                zone,
+                addresses: addresses.deduplicated(),
+                origin: Some(origin),
+            };
+            Some((name, node))
+        })
+        .collect();
+    let mut nodes = Nodes::new(mapped);
+    // Names between a mapped name and its apex exist as empty non-terminals.
+    let mut between = Vec::new();
+    for (name, node) in nodes.iter() {
+        let Some(zone) = usize::try_from(node.zone).ok().and_then(|i| zones.get(i)) else {
             continue;
         };
-        let RecordDecl {
-            name,
-            addrs,
-            origin,
-            ..
-        } = record;
-        let mut v4: Vec<_> = addrs
-            .iter()
-            .filter_map(|a| match a {
-                IpAddr::V4(v4) => Some(*v4),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
-        let mut v6: Vec<_> = addrs
-            .iter()
-            .filter_map(|a| match a {
-                IpAddr::V6(v6) => Some(*v6),
-                IpAddr::V4(_) => None,
-            })
-            .collect();
-        v4.dedup();
-        v6.dedup();
-        // Names between the record and its apex exist as empty non-terminals.
         let mut parent = name.parent();
         while let Some(ancestor) = parent {
-            if &ancestor == zone || !ancestor.is_within(zone) {
+            if ancestor == zone.apex || !ancestor.is_within(&zone.apex) {
                 break;
             }
             parent = ancestor.parent();
-            nodes.entry(ancestor).or_insert(Node {
-                zone: zone_index,
-                v4: Vec::new(),
-                v6: Vec::new(),
-                origin: None,
-            });
+            if nodes.get(ancestor.as_str()).is_none() {
+                between.push((ancestor, node.zone));
+            }
         }
-        nodes.insert(
-            name,
-            Node {
-                zone: zone_index,
-                v4,
-                v6,
-                origin: Some(origin),
-            },
-        );
+    }
+    for (name, zone) in between {
+        let node = Node {
+            zone,
+            addresses: Addresses::None,
+            origin: None,
+        };
+        nodes.insert_if_absent(name, node);
     }
     let mut twins = HashMap::new();
     for (index, zone) in zones.iter().enumerate() {

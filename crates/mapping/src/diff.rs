@@ -30,10 +30,15 @@ impl Mapping {
     pub fn diff(&self, newer: &Self) -> MappingDiff {
         let mut diff = MappingDiff::default();
         for (name, node) in self.nodes.iter().filter(|(_, n)| n.origin.is_some()) {
-            match newer.nodes.get(name).filter(|n| n.origin.is_some()) {
+            match newer
+                .nodes
+                .get(name.as_str())
+                .filter(|n| n.origin.is_some())
+            {
                 None => diff.removed.push(name.clone()),
                 Some(new)
-                    if !same_addresses(&node.v4, &new.v4) || !same_addresses(&node.v6, &new.v6) =>
+                    if !same_addresses(node.addresses.v4(), new.addresses.v4())
+                        || !same_addresses(node.addresses.v6(), new.addresses.v6()) =>
                 {
                     diff.changed.push(name.clone());
                 }
@@ -41,7 +46,11 @@ impl Mapping {
             }
         }
         for (name, _) in newer.nodes.iter().filter(|(_, n)| n.origin.is_some()) {
-            if self.nodes.get(name).is_none_or(|n| n.origin.is_none()) {
+            if self
+                .nodes
+                .get(name.as_str())
+                .is_none_or(|n| n.origin.is_none())
+            {
                 diff.added.push(name.clone());
             }
         }

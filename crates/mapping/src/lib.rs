@@ -27,6 +27,7 @@ pub mod import;
 pub mod lookup;
 pub mod mapping;
 pub mod name;
+mod nodes;
 pub mod settings;
 
 use std::path::{Path, PathBuf};

@@ -79,7 +79,11 @@ impl Mapping {
         }
 
         let (v4, v6, origin) = node.map_or((&[][..], &[][..], None), |node| {
-            (&node.v4[..], &node.v6[..], node.origin.as_ref())
+            (
+                node.addresses.v4(),
+                node.addresses.v6(),
+                node.origin.as_ref(),
+            )
         });
         // ANY gets one RRset, not everything (RFC 8482): the SOA at an apex,
         // else the A records, else the AAAA records.

@@ -6,11 +6,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use crate::azure::backup::StorageService;
 use crate::name::{DomainName, Suffixes};
+use crate::nodes::Nodes;
 use crate::settings::Fallback;
 
 /// The SOA of a served zone, with the values Azure Private DNS uses.
@@ -126,10 +127,92 @@ impl fmt::Display for Origin {
 /// name that only exists because names below it are mapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Node {
-    pub(crate) zone: usize,
-    pub(crate) v4: Vec<Ipv4Addr>,
-    pub(crate) v6: Vec<Ipv6Addr>,
+    /// Index of the zone in [`Mapping::zones`] (u32 keeps the node small).
+    pub(crate) zone: u32,
+    pub(crate) addresses: Addresses,
     pub(crate) origin: Option<Origin>,
+}
+
+/// The addresses of one name, IPv4 and IPv6 each in the order given. Most
+/// names have a single IPv4 address, kept inline: a 100,000-name mapping
+/// then makes no allocation for its addresses, and a node stays small.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Addresses {
+    #[default]
+    None,
+    One(Ipv4Addr),
+    Many(Box<AddressLists>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AddressLists {
+    v4: Box<[Ipv4Addr]>,
+    v6: Box<[Ipv6Addr]>,
+}
+
+impl Addresses {
+    pub(crate) fn new(addrs: &[IpAddr]) -> Self {
+        match addrs {
+            [] => Self::None,
+            [IpAddr::V4(v4)] => Self::One(*v4),
+            _ => Self::Many(Box::new(AddressLists {
+                v4: addrs
+                    .iter()
+                    .filter_map(|a| match a {
+                        IpAddr::V4(v4) => Some(*v4),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect(),
+                v6: addrs
+                    .iter()
+                    .filter_map(|a| match a {
+                        IpAddr::V6(v6) => Some(*v6),
+                        IpAddr::V4(_) => None,
+                    })
+                    .collect(),
+            })),
+        }
+    }
+
+    pub(crate) fn v4(&self) -> &[Ipv4Addr] {
+        match self {
+            Self::None => &[],
+            Self::One(v4) => std::slice::from_ref(v4),
+            Self::Many(lists) => &lists.v4,
+        }
+    }
+
+    pub(crate) fn v6(&self) -> &[Ipv6Addr] {
+        match self {
+            Self::None | Self::One(_) => &[],
+            Self::Many(lists) => &lists.v6,
+        }
+    }
+
+    /// Every address, IPv4 first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        let v4 = self.v4().iter().map(|&a| IpAddr::V4(a));
+        v4.chain(self.v6().iter().map(|&a| IpAddr::V6(a)))
+    }
+
+    /// The same addresses with repeats next to each other removed, as served.
+    pub(crate) fn deduplicated(self) -> Self {
+        let Self::Many(lists) = self else {
+            return self;
+        };
+        let AddressLists { v4, v6 } = *lists;
+        let (mut v4, mut v6) = (v4.into_vec(), v6.into_vec());
+        v4.dedup();
+        v6.dedup();
+        match (v4.as_slice(), v6.as_slice()) {
+            ([], []) => Self::None,
+            ([one], []) => Self::One(*one),
+            _ => Self::Many(Box::new(AddressLists {
+                v4: v4.into(),
+                v6: v6.into(),
+            })),
+        }
+    }
 }
 
 /// Any name that exists in a served zone: mapped, or an empty non-terminal
@@ -158,7 +241,7 @@ pub struct Mapping {
     /// Sorted by apex.
     pub(crate) zones: Vec<Zone>,
     pub(crate) zone_by_apex: HashMap<DomainName, usize>,
-    pub(crate) nodes: HashMap<DomainName, Node>,
+    pub(crate) nodes: Nodes,
     pub(crate) name_count: usize,
     /// Public zone → the served zone Azure CNAMEs its names into.
     pub(crate) twins: HashMap<DomainName, usize>,
@@ -210,9 +293,9 @@ impl Mapping {
         self.nodes.iter().filter_map(|(name, node)| {
             Some(NodeView {
                 name,
-                zone: self.zones.get(node.zone)?,
-                v4: &node.v4,
-                v6: &node.v6,
+                zone: self.zones.get(usize::try_from(node.zone).ok()?)?,
+                v4: node.addresses.v4(),
+                v6: node.addresses.v6(),
                 origin: node.origin.as_ref(),
             })
         })
@@ -226,12 +309,12 @@ impl Mapping {
         let mut names: Vec<MappedName<'_>> = self
             .nodes
             .iter()
-            .filter(|(_, node)| node.zone == index)
+            .filter(|(_, node)| usize::try_from(node.zone) == Ok(index))
             .filter_map(|(name, node)| {
                 node.origin.as_ref().map(|origin| MappedName {
                     name,
-                    v4: &node.v4,
-                    v6: &node.v6,
+                    v4: node.addresses.v4(),
+                    v6: node.addresses.v6(),
                     origin,
                 })
             })

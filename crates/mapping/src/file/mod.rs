@@ -5,7 +5,7 @@
 mod chunks;
 mod value;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use toml::de::{DeTable, DeValue};
 use crate::azure::backup::{self, StorageService};
 use crate::azure::geo::{self, Cloud};
 use crate::diagnostic::{Report, Source};
-use crate::mapping::{Origin, StorageRole};
+use crate::mapping::{Addresses, Origin, StorageRole};
 use crate::name::DomainName;
 use crate::settings::{Fallback, ForwardRule, Settings};
 use value::{Reader, Value, join};
@@ -56,30 +56,43 @@ pub(crate) struct VaultDecl {
 #[derive(Debug)]
 pub(crate) struct RecordDecl {
     pub(crate) name: DomainName,
-    pub(crate) addrs: Vec<IpAddr>,
+    pub(crate) addresses: Addresses,
     pub(crate) line: usize,
     pub(crate) field: FieldName,
     pub(crate) origin: Origin,
 }
 
-/// Where a record was declared, kept small: a 100,000-name file holds one per name.
+/// Where a record was declared, kept small (a 100,000-name file holds one
+/// per name): the rest of the field's path is in the record's origin.
 #[derive(Debug)]
 pub(crate) enum FieldName {
     /// `records."<key>"`; `None` when the key is the name as stored.
     Record(Option<Box<str>>),
-    /// Any other field, spelled out (`vault[3].backup.fab1`).
-    Other(Box<str>),
+    /// `vault[<vault>].backup.<service>`.
+    Backup { vault: u32 },
+    /// `vault[<vault>].storage[<storage>].<service>`.
+    Storage { vault: u32, storage: u32 },
 }
 
 impl RecordDecl {
     /// The field, as diagnostics name it.
     pub(crate) fn field(&self) -> String {
-        match &self.field {
-            FieldName::Record(None) => format!("records.\"{}\"", self.name),
-            FieldName::Record(Some(key)) => format!("records.\"{key}\""),
-            FieldName::Other(field) => field.to_string(),
+        match (&self.field, &self.origin) {
+            (FieldName::Record(Some(key)), _) => format!("records.\"{key}\""),
+            (FieldName::Backup { vault }, Origin::Backup { service, .. }) => {
+                format!("vault[{vault}].backup.{service}")
+            }
+            (FieldName::Storage { vault, storage }, Origin::Storage { service, .. }) => {
+                format!("vault[{vault}].storage[{storage}].{}", service.as_str())
+            }
+            _ => format!("records.\"{}\"", self.name),
         }
     }
+}
+
+/// An entry's position, as stored in a [`FieldName`].
+fn index_u32(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
 }
 
 /// The field named by syntax errors.
@@ -131,12 +144,14 @@ const STORAGE_KEYS: &[&str] = &["account", "role", "blob", "queue"];
 pub(crate) fn read(file: &str, text: &str) -> (FileSpec, Report) {
     let source = Source::new(file, text);
     let pieces = chunks::split(text);
-    if pieces.len() > 1
-        && let Some(read) = read_pieces(&source, &pieces)
-    {
-        return read;
-    }
-    read_whole(&source, text)
+    let (mut spec, report) = match pieces.len() > 1 {
+        true => read_pieces(&source, &pieces).unwrap_or_else(|| read_whole(&source, text)),
+        false => read_whole(&source, text),
+    };
+    // The records move into the mapping next: give back what growing left
+    // unused (a large block's shrink is a remap, not a copy).
+    spec.records.shrink_to_fit();
+    (spec, report)
 }
 
 fn empty_spec() -> FileSpec {
@@ -156,6 +171,7 @@ fn read_pieces(source: &Source, pieces: &[chunks::Piece<'_>]) -> Option<(FileSpe
         source,
         report: Report::new(source.file.clone()),
         base: 0,
+        shared: HashMap::new(),
     };
     let mut spec = empty_spec();
     let mut vaults_before = 0;
@@ -226,6 +242,7 @@ fn read_whole(source: &Source, text: &str) -> (FileSpec, Report) {
         source,
         report: Report::new(source.file.clone()),
         base: 0,
+        shared: HashMap::new(),
     };
     let mut spec = empty_spec();
     let (document, syntax_errors) = DeTable::parse_recoverable(text);
@@ -498,7 +515,7 @@ fn read_vaults(
         let Some(table) = reader.table(item, &field) else {
             continue;
         };
-        read_vault(reader, table, item, field, spec);
+        read_vault(reader, table, item, first + i, field, spec);
     }
     count
 }
@@ -507,6 +524,7 @@ fn read_vault(
     reader: &mut Reader<'_>,
     table: &DeTable<'_>,
     item: &Value<'_>,
+    index: usize,
     field: String,
     spec: &mut FileSpec,
 ) {
@@ -601,12 +619,14 @@ fn read_vault(
                 match name {
                     Some(name) if !addrs.is_empty() => spec.records.push(RecordDecl {
                         name,
-                        addrs,
+                        addresses: Addresses::new(&addrs),
                         line: svc_line,
-                        field: FieldName::Other(svc_field.into()),
+                        field: FieldName::Backup {
+                            vault: index_u32(index),
+                        },
                         origin: Origin::Backup {
                             vault: label.clone(),
-                            service: svc.into(),
+                            service: reader.shared(&svc),
                         },
                     }),
                     Some(_) => {}
@@ -635,6 +655,7 @@ fn read_vault(
                     storage,
                     item,
                     &item_field,
+                    (index, i),
                     &label,
                     usable.map(|u| u.2),
                     &mut decl,
@@ -652,6 +673,7 @@ fn read_storage(
     table: &DeTable<'_>,
     item: &Value<'_>,
     field: &str,
+    position: (usize, usize),
     vault: &Arc<str>,
     cloud: Option<Cloud>,
     decl: &mut VaultDecl,
@@ -694,6 +716,7 @@ fn read_storage(
     if let Some(role) = role {
         decl.storage_roles.push((role, queue.is_some()));
     }
+    let mut shared_account: Option<Arc<str>> = None;
     for (value, service) in [blob, queue].into_iter().flatten() {
         let service_field = join(field, service.as_str());
         let addrs = reader.addresses(value, &service_field);
@@ -703,14 +726,21 @@ fn read_storage(
         let name =
             backup::storage_name(account, service, cloud).and_then(|n| DomainName::parse(&n).ok());
         if let (Some(name), false) = (name, addrs.is_empty()) {
+            // One shared copy of the account name for its blob and queue.
+            let account = shared_account
+                .get_or_insert_with(|| Arc::from(account.as_str()))
+                .clone();
             spec.records.push(RecordDecl {
                 name,
-                addrs,
+                addresses: Addresses::new(&addrs),
                 line: reader.line(value.span()),
-                field: FieldName::Other(service_field.into()),
+                field: FieldName::Storage {
+                    vault: index_u32(position.0),
+                    storage: index_u32(position.1),
+                },
                 origin: Origin::Storage {
                     vault: vault.clone(),
-                    account: account.as_str().into(),
+                    account,
                     role,
                     service,
                 },
@@ -746,7 +776,7 @@ fn read_records(
                     let spelled = (full != name.as_str()).then(|| full.as_str().into());
                     records.push(RecordDecl {
                         name,
-                        addrs,
+                        addresses: Addresses::new(&addrs),
                         line: reader.line(key.span()),
                         field: FieldName::Record(spelled),
                         origin: Origin::Records,

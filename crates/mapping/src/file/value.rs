@@ -1,8 +1,10 @@
 //! Typed access to a spanned TOML document, recording a diagnostic for every
 //! value of the wrong type instead of stopping at the first.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::Range;
+use std::sync::Arc;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -19,9 +21,21 @@ pub(crate) struct Reader<'s> {
     pub(crate) report: Report,
     /// Offset of the parsed text in the file (non-zero for a piece of it).
     pub(crate) base: usize,
+    /// Strings many records repeat (service names), stored once.
+    pub(crate) shared: HashMap<Box<str>, Arc<str>>,
 }
 
 impl Reader<'_> {
+    /// `text`, shared with every other record that uses it.
+    pub(crate) fn shared(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.shared.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = text.into();
+        self.shared.insert(text.into(), shared.clone());
+        shared
+    }
+
     pub(crate) fn line(&self, span: Range<usize>) -> usize {
         self.source.line_of(self.base + span.start)
     }
