@@ -10,7 +10,9 @@ use privatelink_server::health::Health;
 use privatelink_server::http::{self, HttpApp};
 use privatelink_server::listen::{self, Bound};
 use privatelink_server::metrics::{Metrics, StateCollector};
-use privatelink_server::reload::{LoadFailure, Reloader, StartupSettings, Trigger, load_logged};
+use privatelink_server::reload::{
+    LoadFailure, MappingThread, Reloader, StartupSettings, Trigger, load_logged,
+};
 use privatelink_server::tcp::TcpLimits;
 use privatelink_server::watch::FileWatcher;
 use privatelink_server::{Forwarder, Handler, MappingStore, Snapshot};
@@ -42,10 +44,18 @@ async fn serve(
     listen_override: Vec<SocketAddr>,
     http_override: Option<SocketAddr>,
 ) -> u8 {
-    let loaded = match load_logged(config) {
-        Ok(loaded) => loaded,
-        Err(LoadFailure::Unreadable) => return EXIT_IO,
-        Err(LoadFailure::Invalid { .. }) => return EXIT_INVALID,
+    let mapping_thread = match MappingThread::start() {
+        Ok(thread) => Arc::new(thread),
+        Err(error) => {
+            error!(%error, "cannot start the mapping thread");
+            return EXIT_IO;
+        }
+    };
+    let path = config.to_path_buf();
+    let loaded = match mapping_thread.run(move || load_logged(&path)) {
+        Some(Ok(loaded)) => loaded,
+        Some(Err(LoadFailure::Invalid { .. })) => return EXIT_INVALID,
+        Some(Err(LoadFailure::Unreadable)) | None => return EXIT_IO,
     };
     let server_settings = loaded.settings.server.clone();
     let forward = &loaded.settings.forward;
@@ -96,12 +106,13 @@ async fn serve(
         generation = 1,
         "mapping loaded"
     );
-    let snapshot = match Snapshot::new(loaded, 1) {
-        Ok(snapshot) => snapshot,
-        Err(error) => {
+    let snapshot = match mapping_thread.run(move || Snapshot::new(loaded, 1)) {
+        Some(Ok(snapshot)) => snapshot,
+        Some(Err(error)) => {
             error!(%error, "cannot prepare the zones");
             return EXIT_INVALID;
         }
+        None => return EXIT_IO,
     };
     let store = Arc::new(MappingStore::new(snapshot));
     let reloader = Arc::new(Reloader::new(config.to_path_buf(), store.clone(), startup));
@@ -207,8 +218,8 @@ async fn serve(
     let stopped_by_itself = tokio::select! {
         _ = terminate.recv() => false,
         _ = interrupt.recv() => false,
-        () = reload_on_hangup(reloader.clone(), hangup) => false,
-        () = reload_on_change(reloader, watcher) => false,
+        () = reload_on_hangup(mapping_thread.clone(), reloader.clone(), hangup) => false,
+        () = reload_on_change(mapping_thread, reloader, watcher) => false,
         result = server.block_until_done() => {
             if let Err(error) = &result {
                 error!(%error, "the server stopped unexpectedly");
@@ -247,29 +258,41 @@ impl Signals {
     }
 }
 
-/// Runs one reload on a blocking thread: parsing a large file must not
+/// Runs one reload on the mapping thread: parsing a large file must not
 /// hold up a runtime worker that answers queries.
-async fn reload(reloader: &Arc<Reloader>, trigger: Trigger) {
+async fn reload(thread: &MappingThread, reloader: &Arc<Reloader>, trigger: Trigger) {
     let reloader = reloader.clone();
-    if let Err(error) = tokio::task::spawn_blocking(move || reloader.reload(trigger)).await {
-        error!(%error, "the reload task failed; the last good mapping stays");
+    if thread
+        .run_async(move || reloader.reload(trigger))
+        .await
+        .is_none()
+    {
+        error!("the mapping thread is gone; the last good mapping stays");
     }
 }
 
 /// Reloads on every SIGHUP; never resolves.
-async fn reload_on_hangup(reloader: Arc<Reloader>, mut hangups: Signal) {
+async fn reload_on_hangup(
+    thread: Arc<MappingThread>,
+    reloader: Arc<Reloader>,
+    mut hangups: Signal,
+) {
     while hangups.recv().await.is_some() {
         info!(file = %reloader.path().display(), "SIGHUP: reloading");
-        reload(&reloader, Trigger::Signal).await;
+        reload(&thread, &reloader, Trigger::Signal).await;
     }
     std::future::pending::<()>().await;
 }
 
 /// Reloads when the file changes; never resolves.
-async fn reload_on_change(reloader: Arc<Reloader>, watcher: Option<FileWatcher>) {
+async fn reload_on_change(
+    thread: Arc<MappingThread>,
+    reloader: Arc<Reloader>,
+    watcher: Option<FileWatcher>,
+) {
     if let Some(mut watcher) = watcher {
         while watcher.next_change().await.is_some() {
-            reload(&reloader, Trigger::FileChange).await;
+            reload(&thread, &reloader, Trigger::FileChange).await;
         }
         warn!("the file watcher stopped; reload with SIGHUP");
     }
