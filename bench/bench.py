@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """privatelink-dns benchmark: dnsperf against the release binary and, in the
-same run, against Knot DNS (mapped names) and Unbound (mixed workload with
-cached forwards), alternately (A B A B ...), on loopback.
+same run, against Knot DNS (mapped names) and Unbound (the mixed workload,
+and cached forwarded names alone), alternately (A B A B ...), on loopback.
 
 Usage: bench/run.sh [--rounds N] [--seconds S] [--sizes 1000,100000]
 (run.sh installs dnsperf, knot, unbound and gnuplot, builds the release
@@ -169,6 +169,9 @@ def workload(size, work):
         else:
             mixed.append(f"host{rng.randrange(FORWARDED)}.example.com A")
     (work / "mixed.txt").write_text("\n".join(mixed) + "\n")
+    forwarded = [f"host{i}.example.com A" for i in range(FORWARDED)]
+    rng.shuffle(forwarded)
+    (work / "forwarded.txt").write_text("\n".join(forwarded) + "\n")
     probe = names[0]
     return {"probe": f"{probe[1]}.{probe[0]}", "names": len(names), "zones": len(zones)}
 
@@ -210,11 +213,17 @@ class Server:
         raise RuntimeError(f"{self.name} did not answer within {timeout} s")
 
     def peak_rss_mb(self):
+        return self._status_mb("VmHWM")
+
+    def rss_mb(self):
+        return self._status_mb("VmRSS")
+
+    def _status_mb(self, field):
         try:
             status = Path(f"/proc/{self.proc.pid}/status").read_text()
         except OSError:
             return None
-        match = re.search(r"VmHWM:\s+(\d+) kB", status)
+        match = re.search(field + r":\s+(\d+) kB", status)
         return int(match.group(1)) / 1024 if match else None
 
     def stop(self):
@@ -313,9 +322,12 @@ def reload_figures(work, pdns, probe_name):
     pdns.proc.send_signal(signal.SIGHUP)
     figures["sighup_to_answer_s"] = wait_for(probe_ip, started)
 
-    # 100 reloads while dnsperf sends the mapped workload at a fixed rate.
+    # 100 reloads while dnsperf sends the mapped workload at a fixed rate. The
+    # load runs until the last reload is served (bounded at 300 s), then is
+    # interrupted: dnsperf counts the queries still within their timeout as
+    # "interrupted", not lost.
     load = subprocess.Popen(["dnsperf", "-s", "127.0.0.1", "-p", str(PORT_PDNS), "-d", str(work / "mapped.txt"),
-                             "-l", "40", "-Q", "20000", "-c", "4", "-t", "2"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                             "-l", "300", "-Q", "20000", "-c", "4", "-t", "2"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(1)
     texts = [changed, original]
     reloads = 0
@@ -327,13 +339,18 @@ def reload_figures(work, pdns, probe_name):
         if wait_for(expected, time.monotonic(), limit=20) is not None:
             reloads += 1
     storm_seconds = time.monotonic() - storm_started
-    out = load.communicate(timeout=120)[0]
+    time.sleep(1)
+    load.send_signal(signal.SIGINT)
+    out = load.communicate(timeout=60)[0]
     lost = re.search(r"Queries lost:\s+(\d+)", out)
     sent = re.search(r"Queries sent:\s+(\d+)", out)
+    completed = re.search(r"Queries completed:\s+(\d+)", out)
     codes = re.search(r"Response codes:\s+(.*)", out)
     config.write_text(original)
-    figures.update({"storm_reloads": reloads, "storm_seconds": storm_seconds,
+    figures.update({"rss_after_storm_mb": pdns.rss_mb(), "peak_rss_after_storm_mb": pdns.peak_rss_mb(),
+                    "storm_reloads": reloads, "storm_seconds": storm_seconds,
                     "storm_queries": int(sent.group(1)) if sent else None,
+                    "storm_completed": int(completed.group(1)) if completed else None,
                     "storm_lost": int(lost.group(1)) if lost else None,
                     "storm_rcodes": codes.group(1).strip() if codes else ""})
     return figures
@@ -386,8 +403,10 @@ def report(results, meta):
             f = size_results["reload"]
             lines += [f"Reload with {size:,} names: start to first answer {size_results['start_s']:.2f} s; "
                       f"file change to new answer {f['file_change_to_answer_s']:.2f} s; SIGHUP to new answer {f['sighup_to_answer_s']:.2f} s; "
-                      f"{f['storm_reloads']} reloads in {f['storm_seconds']:.1f} s under a 20,000 qps load: {f['storm_queries']} queries, "
-                      f"{f['storm_lost']} lost, response codes {f['storm_rcodes']}.", ""]
+                      f"{f['storm_reloads']} reloads in {f['storm_seconds']:.1f} s under a 20,000 qps load: {f['storm_queries']:,} queries sent, "
+                      f"{f['storm_completed']:,} answered, {f['storm_lost']} lost (the rest were in flight when the load stopped), "
+                      f"response codes {f['storm_rcodes']}. Memory after the storm: RSS {f['rss_after_storm_mb']:.0f} MB, "
+                      f"peak {f['peak_rss_after_storm_mb']:.0f} MB (old and new mappings coexist during a reload).", ""]
     return "\n".join(lines)
 
 
@@ -401,11 +420,13 @@ def chart(results, path):
         for comparison in size_results["comparisons"]:
             ours = statistics.median(r["ours"]["qps"] for r in comparison["rounds"])
             peer = statistics.median(r["peer"]["qps"] for r in comparison["rounds"])
-            rows.append(f'"{comparison["label"]}\\n{size:,} names\\nvs {comparison["peer"]}" {ours:.0f} {peer:.0f}')
+            rows.append(f'"{comparison["label"]}\\n{size:,} names\\nvs {comparison["peer"]}" {ours:.0f} {peer:.0f} '
+                        f'{comparison["median_ratio"]:.2f}')
     data.write_text("\n".join(rows) + "\n")
     script = f"""
-set terminal svg size 900,420 font 'sans,12' background '#ffffff'
+set terminal svg size 1000,500 font 'sans,12' background '#ffffff'
 set output '{path}'
+set bmargin 6
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
@@ -415,7 +436,9 @@ set yrange [0:*]
 set grid ytics
 set key top right
 set title 'privatelink-dns and its peers, dnsperf on loopback, 2 cores shared'
-plot '{data}' using 2:xtic(1) title 'privatelink-dns' linecolor rgb '#1f6feb', '' using 3 title 'peer (Knot DNS / Unbound)' linecolor rgb '#9a9a9a'
+plot '{data}' using 2:xtic(1) title 'privatelink-dns' linecolor rgb '#1f6feb', \\
+     '' using 3 title 'peer (Knot DNS / Unbound)' linecolor rgb '#9a9a9a', \\
+     '' using ($0):($2 > $3 ? $2 : $3):(sprintf("×%s", stringcolumn(4))) with labels offset 0,1 notitle
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     data.unlink()
@@ -427,7 +450,11 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--sizes", default="1000,100000")
+    parser.add_argument("--chart-only", action="store_true", help="redraw the chart from results/latest.json")
     args = parser.parse_args()
+    if args.chart_only:
+        saved = json.loads((RESULTS / "latest.json").read_text())["results"]
+        return 0 if chart({int(size): entry for size, entry in saved.items()}, RESULTS / "latest.svg") else 1
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {}
     for size in (int(s) for s in args.sizes.split(",")):
@@ -452,6 +479,7 @@ def main():
             comparisons = [
                 compare("mapped A", pdns, knot, work / "mapped.txt", args.rounds, args.seconds),
                 compare("mixed", pdns, unbound, work / "mixed.txt", args.rounds, args.seconds),
+                compare("cached forwards", pdns, unbound, work / "forwarded.txt", args.rounds, args.seconds),
             ]
             entry = {"comparisons": comparisons, "start_s": start_s,
                      "rss_mb": {s.name: s.peak_rss_mb() for s in (pdns, knot, unbound)}}
