@@ -286,6 +286,11 @@ fn answer_served(
     out: &mut Vec<u8>,
 ) -> Result<FastOutcome, Forwarded> {
     let declined = Forwarded(false);
+    // Meta-types (AXFR, IXFR, MAILB, …: 128 and up, RFC 6895 §3.1) are
+    // transfers or refusals, decided by the general path.
+    if question.qtype >= 128 && question.qtype != TYPE_ANY {
+        return Err(declined);
+    }
     let name = std::str::from_utf8(question.key).map_err(|_| Forwarded(false))?;
     let qtype = match question.qtype {
         TYPE_A => QueryType::A,
@@ -617,6 +622,14 @@ fallback = "forward"
             RecordType::ANY,
             None
         )));
+        for transfer in [RecordType::AXFR, RecordType::IXFR] {
+            for name in [
+                "privatelink.blob.core.windows.net.",
+                "acct.privatelink.blob.core.windows.net.",
+            ] {
+                assert!(declined(query(name, transfer, None)), "{name} {transfer}");
+            }
+        }
         assert!(declined(query("www.example.com.", RecordType::A, None)));
         assert!(declined(query(
             "nosuch.privatelink.vaultcore.azure.net.",
