@@ -41,6 +41,8 @@ mod protocol;
 mod reload;
 /// The allow-list on dual-stack sockets, ANY, rate limiting, TCP and upstream limits.
 mod security;
+/// Zone transfers out: the ACL, AXFR/IXFR contents, serials, NOTIFY.
+mod transfer;
 
 use std::net::SocketAddr;
 

@@ -10,8 +10,10 @@ use privatelink_server::health::Health;
 use privatelink_server::http::{self, HttpApp};
 use privatelink_server::listen::{self, Bound};
 use privatelink_server::metrics::{Metrics, StateCollector};
+use privatelink_server::notify::notify_all;
 use privatelink_server::reload::{
-    LoadFailure, MappingThread, Reloader, StartupSettings, Trigger, load_logged,
+    LoadFailure, MappingThread, ReloadOutcome, Reloader, StartupSettings, Trigger, load_logged,
+    unix_now,
 };
 use privatelink_server::tcp::TcpLimits;
 use privatelink_server::watch::FileWatcher;
@@ -52,7 +54,7 @@ async fn serve(
         }
     };
     let path = config.to_path_buf();
-    let loaded = match mapping_thread.run(move || load_logged(&path)) {
+    let mut loaded = match mapping_thread.run(move || load_logged(&path)) {
         Some(Ok(loaded)) => loaded,
         Some(Err(LoadFailure::Invalid { .. })) => return EXIT_INVALID,
         Some(Err(LoadFailure::Unreadable)) | None => return EXIT_IO,
@@ -106,6 +108,11 @@ async fn serve(
         generation = 1,
         "mapping loaded"
     );
+    // With transfers on, serials start from the clock, so that a restarted
+    // server's zones look newer to its secondaries (see `notify_startup`).
+    if loaded.settings.server.transfers_enabled() {
+        loaded.mapping.stamp_serials(unix_now());
+    }
     let snapshot = match mapping_thread.run(move || Snapshot::new(loaded, 1)) {
         Some(Ok(snapshot)) => snapshot,
         Some(Err(error)) => {
@@ -198,6 +205,7 @@ async fn serve(
         info!(transport = %"udp", %address, "listening");
         info!(transport = %"tcp", %address, "listening");
     }
+    notify_startup(&store.snapshot());
     if let Some(listener) = http_listener {
         let state = StateCollector {
             store,
@@ -241,6 +249,21 @@ async fn serve(
     }
 }
 
+/// Tells the secondaries about every zone once the server answers: after a
+/// restart, the serials are newer than what they hold.
+fn notify_startup(snapshot: &Snapshot) {
+    if snapshot.transfers.notify.is_empty() || snapshot.transfers.allow.is_empty() {
+        return;
+    }
+    let zones: Vec<_> = snapshot
+        .mapping
+        .zones()
+        .iter()
+        .map(|zone| zone.apex.clone())
+        .collect();
+    notify_all(&zones, &snapshot.transfers.notify);
+}
+
 /// The signals the server reacts to: SIGTERM and SIGINT stop, SIGHUP reloads.
 struct Signals {
     terminate: Signal,
@@ -261,13 +284,18 @@ impl Signals {
 /// Runs one reload on the mapping thread: parsing a large file must not
 /// hold up a runtime worker that answers queries.
 async fn reload(thread: &MappingThread, reloader: &Arc<Reloader>, trigger: Trigger) {
-    let reloader = reloader.clone();
-    if thread
-        .run_async(move || reloader.reload(trigger))
-        .await
-        .is_none()
-    {
-        error!("the mapping thread is gone; the last good mapping stays");
+    let running = reloader.clone();
+    match thread.run_async(move || running.reload(trigger)).await {
+        Some(ReloadOutcome::Applied {
+            serials_changed, ..
+        }) if !serials_changed.is_empty() => {
+            notify_all(
+                &serials_changed,
+                &reloader.store().snapshot().transfers.notify,
+            );
+        }
+        Some(_) => {}
+        None => error!("the mapping thread is gone; the last good mapping stays"),
     }
 }
 

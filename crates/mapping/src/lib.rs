@@ -15,7 +15,8 @@
 //! - [`name`]: validated lower-case domain names.
 //! - [`azure`]: Azure facts: geo codes, Backup name formats, the Private Link zone catalogue.
 //! - [`settings`]: `[server]`, `[forward]`, `[zones]` as typed values, and forward routing.
-//! - [`mapping`]: served zones and mapped names; [`lookup`] answers one question.
+//! - [`mapping`]: served zones and mapped names; [`lookup`] answers one question;
+//!   `serial.rs` makes SOA serials follow the mapping when zones are transferred.
 //! - [`import`]: `az` CLI output and hosts files turned into a mapping file.
 
 pub mod azure;
@@ -28,6 +29,7 @@ pub mod lookup;
 pub mod mapping;
 pub mod name;
 mod nodes;
+mod serial;
 pub mod settings;
 
 use std::path::{Path, PathBuf};

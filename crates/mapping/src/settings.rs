@@ -56,6 +56,18 @@ pub struct ServerSettings {
     pub tcp_idle_timeout: Duration,
     /// UDP sockets and worker threads per listen address; 0 = one per CPU.
     pub udp_workers: usize,
+    /// Clients that may transfer served zones (AXFR, IXFR). Empty: none,
+    /// and every SOA keeps Azure's serial 1.
+    pub allow_transfer: Vec<IpNet>,
+    /// Secondaries told (DNS NOTIFY) when a reload changes a zone.
+    pub notify: Vec<SocketAddr>,
+}
+
+impl ServerSettings {
+    /// Zone transfers are on: SOA serials then follow the mapping.
+    pub fn transfers_enabled(&self) -> bool {
+        !self.allow_transfer.is_empty()
+    }
 }
 
 /// `[forward]`: where names that are not served go.
@@ -183,6 +195,8 @@ impl Default for Settings {
                 tcp_max_connections: 1024,
                 tcp_idle_timeout: Duration::from_secs(10),
                 udp_workers: 0,
+                allow_transfer: Vec::new(),
+                notify: Vec::new(),
             },
             forward: ForwardSettings {
                 upstreams: vec![AZURE_RESOLVER],

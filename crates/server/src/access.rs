@@ -18,6 +18,11 @@ impl AllowList {
         Self { networks }
     }
 
+    /// True when the list allows no client at all.
+    pub fn is_empty(&self) -> bool {
+        self.networks.is_empty()
+    }
+
     /// True when `client` lies in an allowed network. An IPv4-mapped IPv6
     /// address (`::ffff:10.0.0.1`, as seen on dual-stack sockets) is matched
     /// as the IPv4 address it carries.

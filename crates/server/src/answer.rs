@@ -45,6 +45,17 @@ impl ZoneRecords {
     }
 }
 
+impl ZoneRecords {
+    /// The SOA as an answer (and as a transfer's first and last record).
+    pub(crate) fn soa(&self) -> &Record {
+        &self.soa
+    }
+
+    pub(crate) fn ns(&self) -> &Record {
+        &self.ns
+    }
+}
+
 fn clamp_i32(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }

@@ -26,6 +26,7 @@ use crate::querylog::Observed;
 use crate::ratelimit::{RateLimiter, Verdict};
 use crate::reply::{self, Outcome, Reply};
 use crate::store::{MappingStore, Snapshot};
+use crate::transfer;
 
 /// Answers DNS requests from the current mapping snapshot, forwarding the rest.
 #[derive(Debug)]
@@ -128,7 +129,8 @@ impl Handler {
             return Reply::error(Outcome::Refused, ResponseCode::Refused);
         }
         let qtype = match query.query_type() {
-            // Zone transfers are not offered (yet): refuse rather than forward.
+            // Transfers are answered by `transfer.rs`; one that reaches
+            // this point is not allowed: refuse rather than forward.
             RecordType::AXFR | RecordType::IXFR => {
                 return Reply::error(Outcome::Refused, ResponseCode::Refused);
             }
@@ -238,6 +240,13 @@ impl Handler {
         let started = Instant::now();
         let snapshot = self.store.snapshot();
         let client = ClientEdns::negotiate(request.edns.as_ref());
+        if !client.bad_version
+            && let Some(replies) = transfer::respond(request, &snapshot)
+        {
+            self.send_transfer(request, &snapshot, &client, &replies, responder, started)
+                .await;
+            return;
+        }
         let reply = if request.protocol() == Protocol::Udp {
             match self
                 .limiter
@@ -275,8 +284,44 @@ impl Handler {
                 snapshot.generation,
             );
         }
+        observed.count(encoded.rcode);
         responder.send_raw(encoded.wire).await;
-        observed.observe(encoded.rcode);
+        observed.log(encoded.rcode);
+    }
+}
+
+impl Handler {
+    /// Sends the messages of a zone transfer, in order, and counts them as
+    /// one response.
+    async fn send_transfer<R: RawSend>(
+        &self,
+        request: &Request,
+        snapshot: &Snapshot,
+        client: &ClientEdns,
+        replies: &[Reply],
+        mut responder: R,
+        started: Instant,
+    ) {
+        let Some(first) = replies.first() else {
+            return;
+        };
+        let observed = Observed::new(
+            request,
+            self.metrics.clone(),
+            started,
+            first.outcome,
+            None,
+            snapshot.query_log,
+        );
+        observed.count(first.rcode);
+        for reply in replies {
+            let encoded = reply::encode(request, reply, client);
+            responder.send_raw(encoded.wire).await;
+        }
+        if first.outcome == Outcome::Transfer {
+            debug!(client = %request.src(), messages = replies.len(), "zone transferred");
+        }
+        observed.log(first.rcode);
     }
 }
 

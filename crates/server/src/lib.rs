@@ -24,6 +24,10 @@
 //!               keeps a UDP response built from the cache ─▶ sent; querylog.rs counts it
 //! ```
 //!
+//! Zone transfers (AXFR/IXFR from `server.allow_transfer` clients) leave
+//! this path before the lookup: `transfer.rs` sends the whole zone in
+//! several messages; `notify.rs` tells secondaries when a reload changes a zone.
+//!
 //! - [`store`]: the swappable snapshot every query reads.
 //! - [`handler`]: from a request to a reply.
 //! - [`forward`]: upstream exchange and failover.
@@ -46,12 +50,14 @@ pub mod http;
 pub mod listen;
 pub mod memo;
 pub mod metrics;
+pub mod notify;
 pub mod querylog;
 pub mod ratelimit;
 pub mod reload;
 pub mod reply;
 pub mod store;
 pub mod tcp;
+mod transfer;
 pub mod udp;
 pub mod watch;
 

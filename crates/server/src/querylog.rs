@@ -1,8 +1,10 @@
 //! Counting every response of the general path and, when the query log is
 //! on, writing one event per response: client, name, type, outcome, rcode,
-//! upstream, latency. The handler observes after sending, so the lookup code
-//! neither logs nor counts. (The UDP fast path counts its own answers and
-//! stands aside while the query log is on.)
+//! upstream, latency. The handler counts just before sending, so that a
+//! client holding its answer finds it in `/metrics`, and logs just after,
+//! so that the log costs the client no latency; the lookup code neither
+//! logs nor counts. (The UDP fast path counts its own answers and stands
+//! aside while the query log is on.)
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,9 +61,13 @@ impl Observed {
         }
     }
 
-    /// Counts (and logs) the response, sent with `rcode`.
-    pub(crate) fn observe(&self, rcode: ResponseCode) {
+    /// Counts the response, about to be sent with `rcode`.
+    pub(crate) fn count(&self, rcode: ResponseCode) {
         self.metrics.query(self.transport, self.outcome, rcode);
+    }
+
+    /// Logs the response, sent with `rcode`, when the query log is on.
+    pub(crate) fn log(&self, rcode: ResponseCode) {
         if let Some((name, qtype)) = &self.logged {
             let upstream = self.upstream.map(|u| u.to_string());
             info!(

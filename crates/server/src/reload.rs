@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use privatelink_mapping::{Diagnostic, LoadError, Loaded, MappingDiff, load_file, sha256_hex};
+use privatelink_mapping::{
+    Diagnostic, DomainName, LoadError, Loaded, MappingDiff, load_file, sha256_hex,
+};
 use tracing::{debug, error, info, warn};
 
 use crate::store::{MappingStore, Snapshot};
@@ -94,8 +96,13 @@ impl MappingThread {
 /// What a reload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReloadOutcome {
-    /// A new mapping is in service.
-    Applied { generation: u64, diff: MappingDiff },
+    /// A new mapping is in service. `serials_changed`: the zones whose SOA
+    /// serial grew (transfers enabled), to be NOTIFYed to secondaries.
+    Applied {
+        generation: u64,
+        diff: MappingDiff,
+        serials_changed: Vec<DomainName>,
+    },
     /// The file has the content already served (or already rejected): nothing to do.
     Unchanged,
     /// The file could not be used; the last good mapping stays.
@@ -163,6 +170,11 @@ impl Reloader {
         &self.path
     }
 
+    /// The store this reloader swaps mappings into.
+    pub fn store(&self) -> &MappingStore {
+        &self.store
+    }
+
     /// Reloads that were rejected since start-up.
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
@@ -214,7 +226,7 @@ impl Reloader {
             }
         }
 
-        let loaded = match load_logged(&self.path) {
+        let mut loaded = match load_logged(&self.path) {
             Ok(loaded) => loaded,
             Err(failure) => {
                 let hash = match failure {
@@ -240,6 +252,13 @@ impl Reloader {
         self.report_restart_settings(&loaded);
 
         let diff = current.mapping.diff(&loaded.mapping);
+        let serials_changed = if loaded.settings.server.transfers_enabled() {
+            loaded
+                .mapping
+                .carry_serials(&current.mapping, &diff, unix_now())
+        } else {
+            Vec::new()
+        };
         let generation = current.generation + 1;
         let sha256 = loaded.sha256.clone();
         let snapshot = match Snapshot::new(loaded, generation) {
@@ -271,6 +290,7 @@ impl Reloader {
             names,
             zones,
             sha256 = %sha256,
+            serials_changed = serials_changed.len(),
             elapsed_ms = started.elapsed().as_millis(),
             "mapping reloaded"
         );
@@ -283,7 +303,11 @@ impl Reloader {
         if !diff.changed.is_empty() {
             debug!(names = ?diff.changed, "names changed");
         }
-        ReloadOutcome::Applied { generation, diff }
+        ReloadOutcome::Applied {
+            generation,
+            diff,
+            serials_changed,
+        }
     }
 
     fn reject(
@@ -350,6 +374,18 @@ impl Reloader {
             );
         }
     }
+}
+
+/// Seconds since the Unix epoch, as an SOA serial (RFC 1982 arithmetic
+/// carries it past 2106).
+pub fn unix_now() -> u32 {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    // Truncation is intended: serials compare modulo 2^32.
+    #[allow(clippy::cast_possible_truncation)]
+    let serial = seconds as u32;
+    serial
 }
 
 /// Why a file did not load (the problems are already logged).

@@ -37,7 +37,11 @@ pub enum Outcome {
     Stale,
     /// Over the rate limit: an empty answer with TC set (a "slip").
     RateLimited,
+    /// A zone transfer (AXFR, or IXFR answered in full or with the SOA).
+    Transfer,
     Refused,
+    /// A transfer asked for a zone this server does not serve.
+    NotAuth,
     FormErr,
     NotImp,
     BadVers,
@@ -56,7 +60,9 @@ impl Outcome {
             Self::Synthesized => "synthesized",
             Self::Stale => "stale",
             Self::RateLimited => "ratelimited",
+            Self::Transfer => "transfer",
             Self::Refused => "refused",
+            Self::NotAuth => "notauth",
             Self::FormErr => "formerr",
             Self::NotImp => "notimp",
             Self::BadVers => "badvers",

@@ -5,6 +5,7 @@
 //! forward path included, so a reload can never mix two mapping versions in
 //! one response. Readers never lock: the store is one `ArcSwap`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -30,6 +31,8 @@ pub struct Snapshot {
     pub loaded_at: SystemTime,
     /// SHA-256 of the file this snapshot was loaded from.
     pub sha256: String,
+    /// Who may transfer the zones, and whom to notify of changes.
+    pub transfers: Transfers,
     /// SOA/NS records per zone, in the order of `mapping.zones()`.
     zone_records: Vec<ZoneRecords>,
     /// Wire-format answers for the UDP fast path.
@@ -46,16 +49,21 @@ impl Snapshot {
             .map(ZoneRecords::new)
             .collect::<Result<Vec<_>, _>>()?;
         let fast = FastTable::new(&loaded.mapping);
+        let server = loaded.settings.server;
         Ok(Self {
             fast,
             mapping: loaded.mapping,
             forward: loaded.settings.forward,
-            allow: AllowList::new(loaded.settings.server.allow),
-            query_log: loaded.settings.server.query_log,
+            allow: AllowList::new(server.allow),
+            query_log: server.query_log,
             rate_limit: loaded.settings.rate_limit,
             generation,
             loaded_at: SystemTime::now(),
             sha256: loaded.sha256,
+            transfers: Transfers {
+                allow: AllowList::new(server.allow_transfer),
+                notify: server.notify,
+            },
             zone_records,
         })
     }
@@ -64,6 +72,13 @@ impl Snapshot {
     pub(crate) fn zone_records(&self, zone: &Zone) -> Option<&ZoneRecords> {
         self.zone_records.get(zone.index)
     }
+}
+
+/// Zone transfers out: `server.allow_transfer` and `server.notify`.
+#[derive(Debug)]
+pub struct Transfers {
+    pub allow: AllowList,
+    pub notify: Vec<SocketAddr>,
 }
 
 /// The served snapshot, replaceable at any time without blocking queries.

@@ -123,6 +123,8 @@ const SERVER_KEYS: &[&str] = &[
     "tcp_max_connections",
     "tcp_idle_timeout_s",
     "udp_workers",
+    "allow_transfer",
+    "notify",
 ];
 const FORWARD_KEYS: &[&str] = &[
     "upstreams",
@@ -360,6 +362,21 @@ fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settin
         && let Some(s) = reader.integer(value, "server.tcp_idle_timeout_s", 1..=3600)
     {
         server.tcp_idle_timeout = Duration::from_secs(s);
+    }
+    if let Some(value) = table.get("allow_transfer") {
+        server.allow_transfer = networks(reader, value, "server.allow_transfer");
+    }
+    if let Some(value) = table.get("notify") {
+        server.notify = socket_addrs(reader, value, "server.notify", Some(53));
+        if !server.notify.is_empty() && server.allow_transfer.is_empty() {
+            let line = reader.line(value.span());
+            reader.warning(
+                line,
+                "server.notify",
+                "secondaries are notified, but server.allow_transfer lets none of them transfer a zone",
+                Some("add the secondaries' addresses to server.allow_transfer".into()),
+            );
+        }
     }
 }
 
