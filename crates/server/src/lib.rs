@@ -145,8 +145,60 @@ pub mod fuzzing {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
     use hickory_proto::op::{Message, Query};
     use hickory_proto::rr::{Name, RecordType};
+
+    /// The packet fuzzer's regression inputs through the handler, with the
+    /// fuzzer's own oracle: at most one response, and one that decodes.
+    #[test]
+    fn fuzz_regression_packets_get_decodable_responses() {
+        let loaded = privatelink_mapping::load_str(
+            "t.toml",
+            "[forward]\nupstreams = []\n[records]\n\"multi.privatelink.blob.core.windows.net\" = [\"10.0.0.1\", \"fd00::1\"]\n",
+        )
+        .unwrap();
+        let store = Arc::new(crate::MappingStore::new(
+            crate::Snapshot::new(loaded, 1).unwrap(),
+        ));
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let forwarder = Arc::new(crate::Forwarder::new(
+            1 << 20,
+            std::time::Duration::from_secs(60),
+            16,
+            metrics.clone(),
+        ));
+        let handler = crate::Handler::new(store, forwarder, metrics, 1 << 18);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let dir = format!(
+            "{}/../../tests/data/fuzz/packet",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let peer = SocketAddr::from(([127, 0, 0, 1], 5353));
+        let mut replayed = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let packet = std::fs::read(&path).unwrap();
+            for udp in [true, false] {
+                let sent = runtime.block_on(crate::fuzzing::respond(&handler, &packet, peer, udp));
+                assert!(sent.len() <= 1, "{}", path.display());
+                for wire in sent {
+                    assert!(
+                        Message::from_vec(&wire).is_ok(),
+                        "{}: undecodable response",
+                        path.display()
+                    );
+                }
+            }
+            replayed += 1;
+        }
+        assert!(replayed > 0);
+    }
 
     /// The upstream-answer fuzzer's regression inputs, replayed.
     #[test]

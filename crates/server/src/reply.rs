@@ -6,12 +6,13 @@ use std::time::Instant;
 
 use hickory_proto::ProtoError;
 use hickory_proto::op::{
-    EmitAndCount, Message, MessageType, Metadata, ResponseCode, emit_message_parts,
+    EmitAndCount, LowerQuery, Message, MessageType, Metadata, ResponseCode, emit_message_parts,
 };
 use hickory_proto::rr::Record;
-use hickory_proto::serialize::binary::BinEncoder;
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
+
 use tracing::warn;
 
 use crate::edns::ClientEdns;
@@ -285,7 +286,7 @@ fn emit(
     let mut encoder = BinEncoder::new(&mut wire);
     let mut question = RawQuestion {
         wire: request.queries.as_bytes(),
-        count: request.queries.len(),
+        queries: request.queries.queries(),
     };
     emit_message_parts(
         metadata,
@@ -320,16 +321,46 @@ fn server_failure(request: &Request, error: &ProtoError) -> Encoded {
 /// written in the same case point into the question, as other servers do
 /// (hickory-server 0.26.3's own copy records one pointer spanning QTYPE and
 /// QCLASS too, which never matches).
+///
+/// A question whose name uses compression is encoded again instead: its
+/// pointers are offsets into the query, and copied into the response they
+/// would point at other bytes (hickory's copy has that flaw; the packet
+/// fuzzer found it).
 struct RawQuestion<'a> {
     wire: &'a [u8],
-    count: usize,
+    queries: &'a [LowerQuery],
+}
+
+impl RawQuestion<'_> {
+    /// True when the bytes are the questions' names in plain labels, each
+    /// followed by QTYPE and QCLASS: safe to copy anywhere.
+    fn is_self_contained(&self) -> bool {
+        let mut at = 0;
+        for _ in self.queries {
+            loop {
+                match self.wire.get(at) {
+                    Some(0) => break,
+                    Some(&len) if len <= 63 => at += usize::from(len) + 1,
+                    _ => return false,
+                }
+            }
+            at += 1 + 4;
+        }
+        at == self.wire.len()
+    }
 }
 
 impl EmitAndCount for RawQuestion<'_> {
     fn emit(&mut self, encoder: &mut BinEncoder<'_>) -> Result<usize, ProtoError> {
+        if !self.is_self_contained() {
+            for query in self.queries {
+                query.original().emit(encoder)?;
+            }
+            return Ok(self.queries.len());
+        }
         let start = encoder.offset();
         encoder.emit_vec(self.wire)?;
-        if self.count > 0 {
+        if !self.queries.is_empty() {
             let mut label_starts = Vec::new();
             let mut at = 0;
             while let Some(&len) = self.wire.get(at) {
@@ -347,7 +378,7 @@ impl EmitAndCount for RawQuestion<'_> {
                 }
             }
         }
-        Ok(self.count)
+        Ok(self.queries.len())
     }
 }
 
