@@ -90,22 +90,31 @@ impl TcpClient {
 
     /// Writes one length-prefixed message.
     pub fn send(&mut self, message: &Message) {
-        let wire = message.to_vec().expect("encode");
+        self.send_raw(&message.to_vec().expect("encode"));
+    }
+
+    /// Writes `wire`, length-prefixed.
+    pub fn send_raw(&mut self, wire: &[u8]) {
         let mut framed = u16::try_from(wire.len())
             .expect("len")
             .to_be_bytes()
             .to_vec();
-        framed.extend_from_slice(&wire);
+        framed.extend_from_slice(wire);
         self.stream.write_all(&framed).expect("write");
     }
 
     /// Reads one length-prefixed message.
     pub fn receive(&mut self) -> Message {
+        Message::from_vec(&self.receive_raw()).expect("decode")
+    }
+
+    /// Reads one length-prefixed message's bytes.
+    pub fn receive_raw(&mut self) -> Vec<u8> {
         let mut len = [0u8; 2];
         self.stream.read_exact(&mut len).expect("read length");
         let mut buffer = vec![0u8; usize::from(u16::from_be_bytes(len))];
         self.stream.read_exact(&mut buffer).expect("read message");
-        Message::from_vec(&buffer).expect("decode")
+        buffer
     }
 
     pub fn ask(&mut self, message: &Message) -> Message {

@@ -21,6 +21,8 @@ mod cache;
 mod chain;
 /// `check`, `records`, `serve` exit codes and signals.
 mod cli;
+/// ISC's EDNS compliance checks at every served apex.
+mod compliance;
 /// The container files' configurations; port 53 as an unprivileged user.
 mod container;
 /// The shipped example configuration.
@@ -29,12 +31,16 @@ mod example;
 mod forward;
 /// `import` from Azure CLI output and hosts files; `check` golden files.
 mod import;
+/// BIND, Unbound and Knot DNS as forwarders and secondaries; stub clients; replicas.
+mod interop;
 /// Malformed packets never crash the server.
 mod malformed;
 /// Authoritative answers for served zones (design §2, first rows).
 mod mapped;
 /// Metrics, readiness and the query log.
 mod operations;
+/// Real DNS software on loopback, configured by the tests.
+mod peer;
 /// UDP and TCP, EDNS, truncation, header checks, allow-list.
 mod protocol;
 /// Hot reload: triggers, broken files, the reload storm.

@@ -1,0 +1,356 @@
+//! Real DNS software beside the server under test: BIND, Unbound and Knot
+//! DNS processes on loopback ports, configured by the test, and the stub
+//! clients dig, kdig and glibc's resolver. `.ci/run` installs them; where a
+//! program is missing, its test says so and skips.
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+
+use crate::client;
+
+/// True when `program` can be run; otherwise says which test skips and why.
+pub fn installed(program: &str, package: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !found {
+        eprintln!("skipped: {program} is not installed (apt-get install {package})");
+    }
+    found
+}
+
+/// True when this process may create network namespaces (root, `ip`).
+pub fn can_make_namespaces() -> bool {
+    if !installed("ip", "iproute2") {
+        return false;
+    }
+    let probe = format!("plt-probe-{}", std::process::id());
+    let made = Command::new("ip")
+        .args(["netns", "add", &probe])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if made {
+        let _ = Command::new("ip").args(["netns", "del", &probe]).status();
+    } else {
+        eprintln!("skipped: cannot create a network namespace (needs root)");
+    }
+    made
+}
+
+/// A loopback port free for both UDP and TCP right now.
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().expect("addr").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port");
+}
+
+/// A running peer process, killed when dropped.
+pub struct Peer {
+    name: &'static str,
+    child: Child,
+    pub addr: SocketAddr,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Peer {
+    /// Starts `program args…` (its output to a log file in `dir`) and waits
+    /// until it answers `probe` on `port` over UDP with any rcode.
+    pub fn start(
+        name: &'static str,
+        dir: tempfile::TempDir,
+        port: u16,
+        command: &mut Command,
+        probe: &str,
+    ) -> Self {
+        let log = dir.path().join(format!("{name}.log"));
+        let output = std::fs::File::create(&log).expect("log file");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(output.try_clone().expect("log"))
+            .stderr(output)
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
+        let mut peer = Self {
+            name,
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            log,
+            _dir: dir,
+        };
+        peer.wait_answering(probe);
+        peer
+    }
+
+    fn wait_answering(&mut self, probe: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let wire = client::query(probe, RecordType::SOA)
+            .to_vec()
+            .expect("encode");
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited ({status}):\n{}", self.name, self.log_text());
+            }
+            if client::udp_bytes(self.addr, &wire, Duration::from_millis(200)).is_some() {
+                return;
+            }
+        }
+        panic!("{} did not answer:\n{}", self.name, self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Asks the peer over UDP.
+    pub fn ask(&self, name: &str, rtype: RecordType) -> Message {
+        client::udp(self.addr, &client::query(name, rtype))
+    }
+
+    /// Asks until `done` holds for the answer (a secondary refreshing, a
+    /// forwarder's cache expiring), for at most `timeout`.
+    pub fn ask_until(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        timeout: Duration,
+        done: impl Fn(&Message) -> bool,
+    ) -> Message {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let answer = self.ask(name, rtype);
+            if done(&answer) {
+                return answer;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still answers {answer}\nlog:\n{}",
+                self.name,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// BIND 9 as an on-prem resolver: `forward_zones` are forwarded to
+/// `server`, everything else to `rest` (so that nothing leaves loopback).
+pub fn bind_forwarder(server: SocketAddr, forward_zones: &[&str], rest: SocketAddr) -> Peer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let forwarders = |to: SocketAddr| format!("{{ {} port {}; }}", to.ip(), to.port());
+    let mut conf = format!(
+        r#"options {{
+    directory "{dir}";
+    pid-file "{dir}/named.pid";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    query-source address 127.0.0.1;
+    recursion yes;
+    allow-query {{ 127.0.0.0/8; }};
+    dnssec-validation no;
+    forward only;
+    forwarders {rest};
+    notify no;
+}};
+"#,
+        dir = dir.path().display(),
+        rest = forwarders(rest),
+    );
+    for zone in forward_zones {
+        conf.push_str(&format!(
+            "zone \"{zone}\" {{ type forward; forward only; forwarders {}; }};\n",
+            forwarders(server)
+        ));
+    }
+    let conf_path = write(dir.path(), "named.conf", &conf);
+    Peer::start(
+        "named",
+        dir,
+        port,
+        Command::new("named")
+            .args(["-g", "-4", "-n", "1", "-c"])
+            .arg(conf_path),
+        forward_zones.first().copied().unwrap_or("."),
+    )
+}
+
+/// BIND 9 as a secondary of `zones` on `port`, pulling them from `primary`.
+pub fn bind_secondary(port: u16, primary: SocketAddr, zones: &[&str]) -> Peer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut conf = format!(
+        r#"options {{
+    directory "{dir}";
+    pid-file "{dir}/named.pid";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    transfer-source 127.0.0.1;
+    notify-source 127.0.0.1;
+    recursion no;
+    allow-query {{ 127.0.0.0/8; }};
+    allow-notify {{ 127.0.0.0/8; }};
+    dnssec-validation no;
+    notify no;
+}};
+"#,
+        dir = dir.path().display()
+    );
+    for zone in zones {
+        conf.push_str(&format!(
+            "zone \"{zone}\" {{ type secondary; file \"{zone}.db\"; primaries {{ {} port {}; }}; }};\n",
+            primary.ip(),
+            primary.port()
+        ));
+    }
+    let conf_path = write(dir.path(), "named.conf", &conf);
+    Peer::start(
+        "named",
+        dir,
+        port,
+        Command::new("named")
+            .args(["-g", "-4", "-n", "1", "-c"])
+            .arg(conf_path),
+        zones.first().copied().unwrap_or("."),
+    )
+}
+
+/// Unbound as an on-prem resolver, forwarding like [`bind_forwarder`].
+pub fn unbound_forwarder(server: SocketAddr, forward_zones: &[&str], rest: SocketAddr) -> Peer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let mut conf = format!(
+        r#"server:
+    interface: 127.0.0.1@{port}
+    do-ip6: no
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    username: ""
+    chroot: ""
+    directory: "{dir}"
+    pidfile: ""
+    use-syslog: no
+    logfile: ""
+    verbosity: 1
+    module-config: "iterator"
+remote-control:
+    control-enable: no
+forward-zone:
+    name: "."
+    forward-addr: {rest_ip}@{rest_port}
+"#,
+        dir = dir.path().display(),
+        rest_ip = rest.ip(),
+        rest_port = rest.port(),
+    );
+    for zone in forward_zones {
+        conf.push_str(&format!(
+            "forward-zone:\n    name: \"{zone}.\"\n    forward-addr: {}@{}\n",
+            server.ip(),
+            server.port()
+        ));
+    }
+    let conf_path = write(dir.path(), "unbound.conf", &conf);
+    Peer::start(
+        "unbound",
+        dir,
+        port,
+        Command::new("unbound").args(["-d", "-c"]).arg(conf_path),
+        forward_zones.first().copied().unwrap_or("."),
+    )
+}
+
+/// Knot DNS as a secondary of `zones` on `port`, pulling them from
+/// `primary` and accepting its NOTIFY.
+pub fn knot_secondary(port: u16, primary: SocketAddr, zones: &[&str]) -> Peer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut conf = format!(
+        r#"server:
+    listen: 127.0.0.1@{port}
+    rundir: {dir}
+    user: root:root
+database:
+    storage: {dir}
+log:
+  - target: stderr
+    any: info
+remote:
+  - id: primary
+    address: {primary_ip}@{primary_port}
+acl:
+  - id: notify_from_primary
+    address: {primary_ip}
+    action: notify
+template:
+  - id: default
+    storage: {dir}
+    zonefile-sync: -1
+    journal-content: none
+zone:
+"#,
+        dir = dir.path().display(),
+        primary_ip = primary.ip(),
+        primary_port = primary.port(),
+    );
+    for zone in zones {
+        conf.push_str(&format!(
+            "  - domain: {zone}\n    master: primary\n    acl: notify_from_primary\n"
+        ));
+    }
+    let conf_path = write(dir.path(), "knot.conf", &conf);
+    Peer::start(
+        "knotd",
+        dir,
+        port,
+        Command::new("knotd").arg("-c").arg(conf_path),
+        zones.first().copied().unwrap_or("."),
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// The rcode and the A addresses of an answer, sorted: BIND rotates the
+/// order of an RRset from answer to answer.
+pub fn summary(message: &Message) -> (ResponseCode, Vec<String>) {
+    let mut addresses = client::a_records(message);
+    addresses.sort();
+    (message.metadata.response_code, addresses)
+}
+
+/// Runs a stub client; returns its standard output.
+pub fn run_client(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
