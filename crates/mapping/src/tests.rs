@@ -411,6 +411,39 @@ fn ipv6_upstreams_and_default_ports() {
 }
 
 #[test]
+fn transfer_settings_parse_and_warn_when_they_cannot_work() {
+    let loaded = load(
+        "[server]\nallow_transfer = [\"10.20.0.4\", \"fd00::/64\"]\nnotify = [\"10.20.0.4\", \"[fd00::5]:5300\"]\n",
+    );
+    let server = &loaded.settings.server;
+    assert!(server.transfers_enabled());
+    assert_eq!(server.allow_transfer[0].to_string(), "10.20.0.4/32");
+    assert_eq!(server.notify[0].port(), 53, "a bare address means port 53");
+    assert_eq!(server.notify[1].port(), 5300);
+    assert!(!has(&warnings(&loaded), "server.notify"));
+    assert!(!crate::Settings::default().server.transfers_enabled());
+
+    let lonely = load("[server]\nnotify = [\"10.20.0.4\"]\n");
+    assert!(has(
+        &warnings(&lonely),
+        "m.toml:2: server.notify: warning: secondaries are notified, but server.allow_transfer lets none of them transfer"
+    ));
+    let open = load("[server]\nallow_transfer = [\"0.0.0.0/0\"]\n");
+    assert!(has(
+        &warnings(&open),
+        "m.toml:2: server.allow_transfer: warning: every client may transfer"
+    ));
+    assert!(has(
+        &problems("[server]\nallow_transfer = [\"ten\"]\n"),
+        "m.toml:2: server.allow_transfer[0]: \"ten\" is not a network"
+    ));
+    assert!(has(
+        &problems("[server]\nnotify = [\"10.0.0.1:99999\"]\n"),
+        "server.notify[0]"
+    ));
+}
+
+#[test]
 fn the_file_fingerprint_is_its_sha256() {
     assert_eq!(
         crate::sha256_hex(b""),

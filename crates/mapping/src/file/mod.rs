@@ -365,6 +365,19 @@ fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: &mut Settin
     }
     if let Some(value) = table.get("allow_transfer") {
         server.allow_transfer = networks(reader, value, "server.allow_transfer");
+        if server
+            .allow_transfer
+            .iter()
+            .any(|net| net.prefix_len() == 0)
+        {
+            let line = reader.line(value.span());
+            reader.warning(
+                line,
+                "server.allow_transfer",
+                "every client may transfer every served zone",
+                Some("list your secondaries' addresses instead".into()),
+            );
+        }
     }
     if let Some(value) = table.get("notify") {
         server.notify = socket_addrs(reader, value, "server.notify", Some(53));
