@@ -36,12 +36,31 @@ pub fn query_no_edns(name: &str, rtype: RecordType) -> Message {
 /// Sends raw bytes over UDP; the reply, if any arrives within `timeout`.
 pub fn udp_bytes(server: SocketAddr, bytes: &[u8], timeout: Duration) -> Option<Vec<u8>> {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket.set_read_timeout(Some(timeout)).expect("timeout");
     socket.send_to(bytes, server).expect("send");
     let mut buffer = vec![0u8; 65535];
-    match socket.recv_from(&mut buffer) {
-        Ok((len, _)) => Some(buffer[..len].to_vec()),
-        Err(_) => None,
+    receive_within(&socket, &mut buffer, timeout).map(|(len, _)| buffer[..len].to_vec())
+}
+
+/// One datagram received within `timeout`, or `None`. A signal to the
+/// test process interrupts a receive that has a timeout even under
+/// SA_RESTART (signal(7)); that is no reason to give up, so it waits on.
+pub fn receive_within(
+    socket: &UdpSocket,
+    buffer: &mut [u8],
+    timeout: Duration,
+) -> Option<(usize, SocketAddr)> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        socket.set_read_timeout(Some(left)).expect("timeout");
+        match socket.recv_from(buffer) {
+            Ok(received) => return Some(received),
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
     }
 }
 

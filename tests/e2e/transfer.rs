@@ -211,9 +211,6 @@ fn a_large_zone_comes_in_several_messages_with_every_record() {
 fn a_reload_raises_the_serial_of_changed_zones_only_and_notifies_secondaries() {
     // A fake secondary: receives NOTIFY and acknowledges it.
     let secondary = UdpSocket::bind("127.0.0.1:0").unwrap();
-    secondary
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
     let settings = format!(
         "allow_transfer = [\"127.0.0.1\"]\nnotify = [\"{}\"]",
         secondary.local_addr().unwrap()
@@ -241,11 +238,11 @@ fn a_reload_raises_the_serial_of_changed_zones_only_and_notifies_secondaries() {
     server.signal("HUP");
     server.wait_for_log("serials_changed=0", Duration::from_secs(5));
     assert_eq!(served_serial(&server, BLOB), blob_after);
-    secondary
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
     let mut buffer = [0u8; 512];
-    assert!(secondary.recv_from(&mut buffer).is_err(), "no NOTIFY");
+    assert!(
+        client::receive_within(&secondary, &mut buffer, Duration::from_millis(500)).is_none(),
+        "no NOTIFY"
+    );
 }
 
 /// Receives `count` NOTIFY messages, acknowledges each, returns their zones.
@@ -255,7 +252,8 @@ fn receive_notifies(socket: &UdpSocket, count: usize) -> Vec<String> {
     let mut buffer = [0u8; 512];
     while zones.len() < count {
         assert!(Instant::now() < deadline, "only {zones:?} notified");
-        let (length, from) = socket.recv_from(&mut buffer).expect("a NOTIFY");
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (length, from) = client::receive_within(socket, &mut buffer, left).expect("a NOTIFY");
         let notify = Message::from_vec(&buffer[..length]).expect("decode");
         assert_eq!(notify.metadata.op_code, OpCode::Notify);
         assert!(notify.metadata.authoritative, "NOTIFY has AA");
