@@ -10,14 +10,14 @@ use privatelink_server::health::Health;
 use privatelink_server::http::{self, HttpApp};
 use privatelink_server::listen::{self, Bound};
 use privatelink_server::metrics::{Metrics, StateCollector};
-use privatelink_server::notify::notify_all;
+use privatelink_server::notify::{notify_all, notify_every_zone};
 use privatelink_server::reload::{
-    LoadFailure, MappingThread, ReloadOutcome, Reloader, StartupSettings, Trigger, load_logged,
-    unix_now,
+    LoadFailure, MappingThread, ReloadOutcome, Reloader, StartupSettings, Trigger, first_snapshot,
+    load_logged,
 };
 use privatelink_server::tcp::TcpLimits;
 use privatelink_server::watch::FileWatcher;
-use privatelink_server::{Forwarder, Handler, MappingStore, Snapshot};
+use privatelink_server::{Forwarder, Handler, MappingStore};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{error, info, warn};
@@ -54,7 +54,7 @@ async fn serve(
         }
     };
     let path = config.to_path_buf();
-    let mut loaded = match mapping_thread.run(move || load_logged(&path)) {
+    let loaded = match mapping_thread.run(move || load_logged(&path)) {
         Some(Ok(loaded)) => loaded,
         Some(Err(LoadFailure::Invalid { .. })) => return EXIT_INVALID,
         Some(Err(LoadFailure::Unreadable)) | None => return EXIT_IO,
@@ -108,12 +108,7 @@ async fn serve(
         generation = 1,
         "mapping loaded"
     );
-    // With transfers on, serials start from the clock, so that a restarted
-    // server's zones look newer to its secondaries (see `notify_startup`).
-    if loaded.settings.server.transfers_enabled() {
-        loaded.mapping.stamp_serials(unix_now());
-    }
-    let snapshot = match mapping_thread.run(move || Snapshot::new(loaded, 1)) {
+    let snapshot = match mapping_thread.run(move || first_snapshot(loaded)) {
         Some(Ok(snapshot)) => snapshot,
         Some(Err(error)) => {
             error!(%error, "cannot prepare the zones");
@@ -205,7 +200,8 @@ async fn serve(
         info!(transport = %"udp", %address, "listening");
         info!(transport = %"tcp", %address, "listening");
     }
-    notify_startup(&store.snapshot());
+    // After a restart the serials are newer than what secondaries hold.
+    notify_every_zone(&store.snapshot());
     if let Some(listener) = http_listener {
         let state = StateCollector {
             store,
@@ -247,21 +243,6 @@ async fn serve(
             EXIT_OK
         }
     }
-}
-
-/// Tells the secondaries about every zone once the server answers: after a
-/// restart, the serials are newer than what they hold.
-fn notify_startup(snapshot: &Snapshot) {
-    if snapshot.transfers.notify.is_empty() || snapshot.transfers.allow.is_empty() {
-        return;
-    }
-    let zones: Vec<_> = snapshot
-        .mapping
-        .zones()
-        .iter()
-        .map(|zone| zone.apex.clone())
-        .collect();
-    notify_all(&zones, &snapshot.transfers.notify);
 }
 
 /// The signals the server reacts to: SIGTERM and SIGINT stop, SIGHUP reloads.

@@ -288,9 +288,7 @@ impl Handler {
         responder.send_raw(encoded.wire).await;
         observed.log(encoded.rcode);
     }
-}
 
-impl Handler {
     /// Sends the messages of a zone transfer, in order, and counts them as
     /// one response.
     async fn send_transfer<R: RawSend>(

@@ -17,6 +17,8 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 use tracing::{debug, info, warn};
 
+use crate::store::Snapshot;
+
 /// Tries per secondary, and how long each waits for the acknowledgement.
 const TRIES: u32 = 5;
 const WAIT: Duration = Duration::from_secs(2);
@@ -45,6 +47,21 @@ pub fn notify_all(zones: &[DomainName], targets: &[SocketAddr]) {
             });
         }
     }
+}
+
+/// Sends NOTIFY for every zone of `snapshot` to its secondaries, when
+/// transfers are on.
+pub fn notify_every_zone(snapshot: &Snapshot) {
+    if snapshot.transfers.notify.is_empty() || snapshot.transfers.allow.is_empty() {
+        return;
+    }
+    let zones: Vec<DomainName> = snapshot
+        .mapping
+        .zones()
+        .iter()
+        .map(|zone| zone.apex.clone())
+        .collect();
+    notify_all(&zones, &snapshot.transfers.notify);
 }
 
 /// One NOTIFY exchange, retried; returns the number of tries it took.

@@ -376,16 +376,23 @@ impl Reloader {
     }
 }
 
-/// Seconds since the Unix epoch, as an SOA serial (RFC 1982 arithmetic
-/// carries it past 2106).
-pub fn unix_now() -> u32 {
+/// Prepares the first mapping a server serves (generation 1). With
+/// transfers on, its serials start from the clock, so that after a restart
+/// the zones look newer to the secondaries than anything served before.
+pub fn first_snapshot(mut loaded: Loaded) -> Result<Snapshot, hickory_proto::ProtoError> {
+    if loaded.settings.server.transfers_enabled() {
+        loaded.mapping.stamp_serials(unix_now());
+    }
+    Snapshot::new(loaded, 1)
+}
+
+/// Seconds since the Unix epoch, as an SOA serial: modulo 2^32, which
+/// RFC 1982 arithmetic carries past 2106.
+fn unix_now() -> u32 {
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
-    // Truncation is intended: serials compare modulo 2^32.
-    #[allow(clippy::cast_possible_truncation)]
-    let serial = seconds as u32;
-    serial
+    u32::try_from(seconds % (1 << 32)).unwrap_or(0)
 }
 
 /// Why a file did not load (the problems are already logged).
