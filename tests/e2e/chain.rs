@@ -12,7 +12,7 @@ use crate::harness::TestServer;
 
 /// What Azure's public DNS says about storage accounts with private
 /// endpoints: a CNAME into privatelink, then one into the public cluster.
-fn azure_public_dns() -> Table {
+pub fn azure_public_dns() -> Table {
     Table::new()
         .cname(
             "weacct01pod01ecs114.blob.core.windows.net.",

@@ -184,14 +184,10 @@ pub fn bind_forwarder(server: SocketAddr, forward_zones: &[&str], rest: SocketAd
             forwarders(server)
         ));
     }
-    let conf_path = write(dir.path(), "named.conf", &conf);
-    Peer::start(
-        "named",
+    start_named(
         dir,
         port,
-        Command::new("named")
-            .args(["-g", "-4", "-n", "1", "-c"])
-            .arg(conf_path),
+        &conf,
         forward_zones.first().copied().unwrap_or("."),
     )
 }
@@ -223,7 +219,12 @@ pub fn bind_secondary(port: u16, primary: SocketAddr, zones: &[&str]) -> Peer {
             primary.port()
         ));
     }
-    let conf_path = write(dir.path(), "named.conf", &conf);
+    start_named(dir, port, &conf, zones.first().copied().unwrap_or("."))
+}
+
+/// Runs `named` in the foreground on `conf`, written into `dir`.
+fn start_named(dir: tempfile::TempDir, port: u16, conf: &str, probe: &str) -> Peer {
+    let conf_path = write(dir.path(), "named.conf", conf);
     Peer::start(
         "named",
         dir,
@@ -231,7 +232,7 @@ pub fn bind_secondary(port: u16, primary: SocketAddr, zones: &[&str]) -> Peer {
         Command::new("named")
             .args(["-g", "-4", "-n", "1", "-c"])
             .arg(conf_path),
-        zones.first().copied().unwrap_or("."),
+        probe,
     )
 }
 
