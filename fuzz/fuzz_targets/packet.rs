@@ -1,6 +1,7 @@
 //! Any datagram through the server, as its UDP and TCP listeners hand it
 //! over (UDP: fast path first), with a fixed mapping and no upstream: a
-//! response that decodes, or none, never a panic.
+//! response that decodes, or none, never a panic. Transfers are allowed,
+//! so AXFR/IXFR are driven too (the fixed zones fit one message each).
 #![no_main]
 
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use privatelink_server::{Forwarder, Handler, MappingStore, Snapshot};
 const MAPPING: &str = r#"
 [server]
 allow = ["127.0.0.0/8"]
+allow_transfer = ["127.0.0.0/8"]
 [forward]
 upstreams = []
 [[zone]]

@@ -157,7 +157,7 @@ mod tests {
     fn fuzz_regression_packets_get_decodable_responses() {
         let loaded = privatelink_mapping::load_str(
             "t.toml",
-            "[forward]\nupstreams = []\n[records]\n\"multi.privatelink.blob.core.windows.net\" = [\"10.0.0.1\", \"fd00::1\"]\n",
+            "[server]\nallow_transfer = [\"127.0.0.0/8\"]\n[forward]\nupstreams = []\n[records]\n\"multi.privatelink.blob.core.windows.net\" = [\"10.0.0.1\", \"fd00::1\"]\n",
         )
         .unwrap();
         let store = Arc::new(crate::MappingStore::new(
