@@ -433,8 +433,10 @@ set style fill solid 0.85 border -1
 set boxwidth 0.9
 set ylabel 'queries per second (median of rounds)'
 set yrange [0:*]
+# Headroom above the tallest bar for the ratio labels; the key below the plot, clear of the bars.
+set offsets 0, 0, graph 0.12, 0
 set grid ytics
-set key top right
+set key below horizontal
 set title 'privatelink-dns and its peers, dnsperf on loopback, 2 cores shared'
 plot '{data}' using 2:xtic(1) title 'privatelink-dns' linecolor rgb '#1f6feb', \\
      '' using 3 title 'peer (Knot DNS / Unbound)' linecolor rgb '#9a9a9a', \\
