@@ -26,7 +26,7 @@ use crate::querylog::Observed;
 use crate::ratelimit::{RateLimiter, Verdict};
 use crate::reply::{self, Outcome, Reply};
 use crate::store::{MappingStore, Snapshot};
-use crate::transfer;
+use crate::transfer::{self, Transfer};
 
 /// Answers DNS requests from the current mapping snapshot, forwarding the rest.
 #[derive(Debug)]
@@ -241,9 +241,9 @@ impl Handler {
         let snapshot = self.store.snapshot();
         let client = ClientEdns::negotiate(request.edns.as_ref());
         if !client.bad_version
-            && let Some(replies) = transfer::respond(request, &snapshot)
+            && let Some(transfer) = transfer::respond(request, &snapshot)
         {
-            self.send_transfer(request, &snapshot, &client, &replies, responder, started)
+            self.send_transfer(request, &snapshot, &client, transfer, responder, started)
                 .await;
             return;
         }
@@ -296,30 +296,38 @@ impl Handler {
         request: &Request,
         snapshot: &Snapshot,
         client: &ClientEdns,
-        replies: &[Reply],
+        transfer: Transfer<'_>,
         mut responder: R,
         started: Instant,
     ) {
-        let Some(first) = replies.first() else {
-            return;
-        };
+        let (outcome, rcode) = transfer.counted_as();
         let observed = Observed::new(
             request,
             self.metrics.clone(),
             started,
-            first.outcome,
+            outcome,
             None,
             snapshot.query_log,
         );
-        observed.count(first.rcode);
-        for reply in replies {
-            let encoded = reply::encode(request, reply, client);
-            responder.send_raw(encoded.wire).await;
+        observed.count(rcode);
+        match transfer {
+            Transfer::Single(reply) => {
+                responder
+                    .send_raw(reply::encode(request, &reply, client).wire)
+                    .await;
+            }
+            Transfer::Zone(messages) => {
+                let mut sent = 0usize;
+                for reply in messages {
+                    responder
+                        .send_raw(reply::encode(request, &reply, client).wire)
+                        .await;
+                    sent += 1;
+                }
+                debug!(client = %request.src(), messages = sent, "zone transferred");
+            }
         }
-        if first.outcome == Outcome::Transfer {
-            debug!(client = %request.src(), messages = replies.len(), "zone transferred");
-        }
-        observed.log(first.rcode);
+        observed.log(rcode);
     }
 }
 

@@ -14,6 +14,8 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 
+use privatelink_mapping::{MappedName, Zone};
+
 use crate::answer::ZoneRecords;
 use crate::handler::lookup_key;
 use crate::reply::{Outcome, Reply};
@@ -24,9 +26,25 @@ use crate::store::Snapshot;
 /// and an OPT, stay under the 64 KiB a TCP message can hold.
 const RECORDS_PER_MESSAGE: usize = 200;
 
-/// The messages that answer a zone transfer request, in order; `None` when
-/// `request` asks for no transfer (the handler answers it as any query).
-pub(crate) fn respond(request: &Request, snapshot: &Snapshot) -> Option<Vec<Reply>> {
+/// The answer to a zone transfer request: one message, or a whole zone.
+pub(crate) enum Transfer<'s> {
+    Single(Reply),
+    Zone(ZoneMessages<'s>),
+}
+
+impl Transfer<'_> {
+    /// The outcome and rcode the response is counted with.
+    pub(crate) fn counted_as(&self) -> (Outcome, ResponseCode) {
+        match self {
+            Self::Single(reply) => (reply.outcome, reply.rcode),
+            Self::Zone(_) => (Outcome::Transfer, ResponseCode::NoError),
+        }
+    }
+}
+
+/// What answers `request` when it asks for a zone transfer; `None` when it
+/// does not (the handler answers it as any query).
+pub(crate) fn respond<'s>(request: &Request, snapshot: &'s Snapshot) -> Option<Transfer<'s>> {
     let [query] = request.queries.queries() else {
         return None;
     };
@@ -35,7 +53,12 @@ pub(crate) fn respond(request: &Request, snapshot: &Snapshot) -> Option<Vec<Repl
     {
         return None;
     }
-    let refused = || Some(vec![Reply::error(Outcome::Refused, ResponseCode::Refused)]);
+    let refused = || {
+        Some(Transfer::Single(Reply::error(
+            Outcome::Refused,
+            ResponseCode::Refused,
+        )))
+    };
     if !snapshot.transfers.allow.allows(request.src().ip()) {
         return refused();
     }
@@ -46,55 +69,195 @@ pub(crate) fn respond(request: &Request, snapshot: &Snapshot) -> Option<Vec<Repl
         .filter(|zone| zone.apex.as_str() == key)
     else {
         // RFC 5936 §2.2.1: not authoritative for that zone.
-        return Some(vec![Reply::error(Outcome::NotAuth, ResponseCode::NotAuth)]);
+        return Some(Transfer::Single(Reply::error(
+            Outcome::NotAuth,
+            ResponseCode::NotAuth,
+        )));
     };
-    let records = snapshot.zone_records(zone)?;
+    let prepared = snapshot.zone_records(zone)?;
     match (request.protocol(), rtype) {
-        (Protocol::Udp, RecordType::IXFR) => Some(vec![Reply::authoritative(
+        (Protocol::Udp, RecordType::IXFR) => Some(Transfer::Single(Reply::authoritative(
             Outcome::Transfer,
             ResponseCode::NoError,
-            vec![records.soa().clone()],
+            vec![prepared.soa().clone()],
             Vec::new(),
-        )]),
+        ))),
         (Protocol::Udp, _) => refused(),
-        _ => Some(whole_zone(snapshot, zone, records)),
+        _ => Some(Transfer::Zone(ZoneMessages {
+            zone,
+            prepared,
+            names: snapshot.mapping.names_in(zone),
+            next_name: 0,
+            next_address: 0,
+            started: false,
+            finished: false,
+        })),
     }
 }
 
-/// The zone as AXFR sends it: SOA, NS, every mapped address, SOA again.
-fn whole_zone(
-    snapshot: &Snapshot,
-    zone: &privatelink_mapping::Zone,
-    prepared: &ZoneRecords,
-) -> Vec<Reply> {
-    let mut records = vec![prepared.soa().clone(), prepared.ns().clone()];
-    for mapped in snapshot.mapping.names_in(zone) {
-        let Ok(owner) = Name::from_ascii(format!("{}.", mapped.name)) else {
-            continue;
-        };
-        records.extend(
-            mapped
-                .v4
-                .iter()
-                .map(|ip| Record::from_rdata(owner.clone(), zone.ttl, RData::A(A(*ip)))),
-        );
-        records.extend(
-            mapped
-                .v6
-                .iter()
-                .map(|ip| Record::from_rdata(owner.clone(), zone.ttl, RData::AAAA(AAAA(*ip)))),
-        );
+/// The zone as AXFR sends it, SOA, NS, every mapped address, SOA again, in
+/// messages built one at a time: a large zone is never held as records all
+/// at once.
+pub(crate) struct ZoneMessages<'s> {
+    zone: &'s Zone,
+    prepared: &'s ZoneRecords,
+    /// Sorted, borrowed from the snapshot.
+    names: Vec<MappedName<'s>>,
+    /// The next record to write: a name, and an address of it (IPv4 first).
+    next_name: usize,
+    next_address: usize,
+    started: bool,
+    finished: bool,
+}
+
+impl ZoneMessages<'_> {
+    /// The next address record, or `None` after the last name.
+    fn next_record(&mut self) -> Option<Record> {
+        loop {
+            let mapped = self.names.get(self.next_name)?;
+            let (v4, v6) = (mapped.v4.len(), mapped.v6.len());
+            let at = self.next_address;
+            if at >= v4 + v6 {
+                self.next_name += 1;
+                self.next_address = 0;
+                continue;
+            }
+            self.next_address += 1;
+            let Ok(owner) = Name::from_ascii(format!("{}.", mapped.name)) else {
+                continue;
+            };
+            let data = match mapped.v4.get(at) {
+                Some(ip) => RData::A(A(*ip)),
+                None => RData::AAAA(AAAA(mapped.v6[at - v4])),
+            };
+            return Some(Record::from_rdata(owner, self.zone.ttl, data));
+        }
     }
-    records.push(prepared.soa().clone());
-    records
-        .chunks(RECORDS_PER_MESSAGE)
-        .map(|chunk| {
-            Reply::authoritative(
-                Outcome::Transfer,
-                ResponseCode::NoError,
-                chunk.to_vec(),
-                Vec::new(),
-            )
-        })
-        .collect()
+}
+
+impl Iterator for ZoneMessages<'_> {
+    type Item = Reply;
+
+    fn next(&mut self) -> Option<Reply> {
+        if self.finished {
+            return None;
+        }
+        let mut records = Vec::with_capacity(RECORDS_PER_MESSAGE);
+        if !self.started {
+            self.started = true;
+            records.push(self.prepared.soa().clone());
+            records.push(self.prepared.ns().clone());
+        }
+        while records.len() < RECORDS_PER_MESSAGE {
+            match self.next_record() {
+                Some(record) => records.push(record),
+                None => {
+                    records.push(self.prepared.soa().clone());
+                    self.finished = true;
+                    break;
+                }
+            }
+        }
+        Some(Reply::authoritative(
+            Outcome::Transfer,
+            ResponseCode::NoError,
+            records,
+            Vec::new(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+
+    use super::*;
+    use crate::edns::ClientEdns;
+
+    fn snapshot(records: &str) -> Snapshot {
+        let text = format!(
+            "[server]\nallow_transfer = [\"127.0.0.1\"]\n[forward]\nupstreams = []\n[records]\n{records}"
+        );
+        Snapshot::new(privatelink_mapping::load_str("t.toml", &text).unwrap(), 1).unwrap()
+    }
+
+    fn asking(zone: &str, rtype: RecordType, protocol: Protocol) -> Request {
+        let mut message = Message::new(9, MessageType::Query, OpCode::Query);
+        message.add_query(Query::query(Name::from_ascii(zone).unwrap(), rtype));
+        let peer = SocketAddr::from(([127, 0, 0, 1], 5353));
+        Request::from_bytes(message.to_vec().unwrap(), peer, protocol).unwrap()
+    }
+
+    #[test]
+    fn a_name_with_many_addresses_is_split_across_messages_that_fit() {
+        let many: Vec<String> = (0..450)
+            .map(|i| format!("\"10.1.{}.{}\"", i / 250, i % 250 + 1))
+            .collect();
+        let snapshot = snapshot(&format!(
+            "\"a.privatelink.blob.core.windows.net\" = \"10.0.0.1\"\n\"many.privatelink.blob.core.windows.net\" = [{}, \"fd00::1\"]\n",
+            many.join(", ")
+        ));
+        let request = asking(
+            "privatelink.blob.core.windows.net.",
+            RecordType::AXFR,
+            Protocol::Tcp,
+        );
+        let Some(Transfer::Zone(messages)) = respond(&request, &snapshot) else {
+            panic!("a whole-zone transfer");
+        };
+        let replies: Vec<Reply> = messages.collect();
+        assert_eq!(replies.len(), 3, "455 records in messages of 200");
+        let all: Vec<&Record> = replies.iter().flat_map(|r| &r.answers).collect();
+        // SOA, NS, a, 450 + 1 for `many`, SOA.
+        assert_eq!(all.len(), 455);
+        assert_eq!(all[0].record_type(), RecordType::SOA);
+        assert_eq!(all[1].record_type(), RecordType::NS);
+        assert_eq!(
+            all[2].name.to_ascii(),
+            "a.privatelink.blob.core.windows.net."
+        );
+        assert_eq!(all[453].record_type(), RecordType::AAAA);
+        assert_eq!(all[454].record_type(), RecordType::SOA);
+        let client = ClientEdns::negotiate(None);
+        for reply in &replies {
+            assert!(reply.answers.len() <= RECORDS_PER_MESSAGE);
+            let encoded = crate::reply::encode(&request, reply, &client);
+            assert_eq!(encoded.rcode, ResponseCode::NoError);
+            assert!(Message::from_vec(&encoded.wire).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_small_zone_is_one_message_and_ixfr_over_tcp_gets_it_whole() {
+        let snapshot = snapshot("\"a.privatelink.blob.core.windows.net\" = \"10.0.0.1\"\n");
+        let request = asking(
+            "privatelink.blob.core.windows.net.",
+            RecordType::IXFR,
+            Protocol::Tcp,
+        );
+        let Some(Transfer::Zone(messages)) = respond(&request, &snapshot) else {
+            panic!("a whole-zone transfer");
+        };
+        let replies: Vec<Reply> = messages.collect();
+        assert_eq!(replies.len(), 1);
+        let types: Vec<RecordType> = replies[0].answers.iter().map(Record::record_type).collect();
+        assert_eq!(
+            types,
+            [
+                RecordType::SOA,
+                RecordType::NS,
+                RecordType::A,
+                RecordType::SOA
+            ]
+        );
+        // Not a transfer: left to the handler.
+        let plain = asking(
+            "privatelink.blob.core.windows.net.",
+            RecordType::SOA,
+            Protocol::Tcp,
+        );
+        assert!(respond(&plain, &snapshot).is_none());
+    }
 }
