@@ -1,5 +1,7 @@
 //! Authoritative answers: a mapping [`Lookup`] becomes DNS records.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use hickory_proto::ProtoError;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
@@ -56,6 +58,19 @@ impl ZoneRecords {
     }
 }
 
+/// The A and AAAA records of one name, IPv4 first, as served.
+pub(crate) fn address_records<'a>(
+    owner: Name,
+    ttl: u32,
+    v4: &'a [Ipv4Addr],
+    v6: &'a [Ipv6Addr],
+) -> impl Iterator<Item = Record> + 'a {
+    let v4 = v4.iter().map(|ip| RData::A(A(*ip)));
+    let v6 = v6.iter().map(|ip| RData::AAAA(AAAA(*ip)));
+    v4.chain(v6)
+        .map(move |data| Record::from_rdata(owner.clone(), ttl, data))
+}
+
 fn clamp_i32(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
@@ -69,20 +84,13 @@ pub(crate) fn authoritative(lookup: &Lookup<'_>, owner: &Name, zone: &ZoneRecord
             zone: served,
             records,
         } => {
-            let ttl = served.ttl;
             let mut answers = Vec::with_capacity(records.v4.len() + records.v6.len() + 2);
-            answers.extend(
-                records
-                    .v4
-                    .iter()
-                    .map(|ip| Record::from_rdata(owner.clone(), ttl, RData::A(A(*ip)))),
-            );
-            answers.extend(
-                records
-                    .v6
-                    .iter()
-                    .map(|ip| Record::from_rdata(owner.clone(), ttl, RData::AAAA(AAAA(*ip)))),
-            );
+            answers.extend(address_records(
+                owner.clone(),
+                served.ttl,
+                records.v4,
+                records.v6,
+            ));
             if records.soa {
                 answers.push(zone.soa.clone());
             }

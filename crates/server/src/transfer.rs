@@ -9,14 +9,13 @@
 //! a transfer never mixes two mapping versions.
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA};
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Record, RecordType};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 
 use privatelink_mapping::{MappedName, Zone};
 
-use crate::answer::ZoneRecords;
+use crate::answer::{ZoneRecords, address_records, to_name};
 use crate::handler::lookup_key;
 use crate::reply::{Outcome, Reply};
 use crate::store::Snapshot;
@@ -83,54 +82,36 @@ pub(crate) fn respond<'s>(request: &Request, snapshot: &'s Snapshot) -> Option<T
             Vec::new(),
         ))),
         (Protocol::Udp, _) => refused(),
-        _ => Some(Transfer::Zone(ZoneMessages {
+        _ => Some(Transfer::Zone(ZoneMessages::new(
             zone,
             prepared,
-            names: snapshot.mapping.names_in(zone),
-            next_name: 0,
-            next_address: 0,
-            started: false,
-            finished: false,
-        })),
+            snapshot.mapping.names_in(zone),
+        ))),
     }
 }
 
-/// The zone as AXFR sends it, SOA, NS, every mapped address, SOA again, in
-/// messages built one at a time: a large zone is never held as records all
-/// at once.
+/// The zone as AXFR sends it, SOA, NS, every mapped address, SOA again,
+/// cut into messages as they are sent: a large zone is never held as
+/// records all at once, and a name with many addresses spans messages.
 pub(crate) struct ZoneMessages<'s> {
-    zone: &'s Zone,
-    prepared: &'s ZoneRecords,
-    /// Sorted, borrowed from the snapshot.
-    names: Vec<MappedName<'s>>,
-    /// The next record to write: a name, and an address of it (IPv4 first).
-    next_name: usize,
-    next_address: usize,
-    started: bool,
-    finished: bool,
+    records: Box<dyn Iterator<Item = Record> + Send + 's>,
 }
 
-impl ZoneMessages<'_> {
-    /// The next address record, or `None` after the last name.
-    fn next_record(&mut self) -> Option<Record> {
-        loop {
-            let mapped = self.names.get(self.next_name)?;
-            let (v4, v6) = (mapped.v4.len(), mapped.v6.len());
-            let at = self.next_address;
-            if at >= v4 + v6 {
-                self.next_name += 1;
-                self.next_address = 0;
-                continue;
-            }
-            self.next_address += 1;
-            let Ok(owner) = Name::from_ascii(format!("{}.", mapped.name)) else {
-                continue;
-            };
-            let data = match mapped.v4.get(at) {
-                Some(ip) => RData::A(A(*ip)),
-                None => RData::AAAA(AAAA(mapped.v6[at - v4])),
-            };
-            return Some(Record::from_rdata(owner, self.zone.ttl, data));
+impl<'s> ZoneMessages<'s> {
+    fn new(zone: &'s Zone, prepared: &'s ZoneRecords, names: Vec<MappedName<'s>>) -> Self {
+        let addresses = names.into_iter().flat_map(move |mapped| {
+            to_name(mapped.name)
+                .into_iter()
+                .flat_map(move |owner| address_records(owner, zone.ttl, mapped.v4, mapped.v6))
+        });
+        let soa = || std::iter::once(prepared.soa().clone());
+        Self {
+            records: Box::new(
+                soa()
+                    .chain(std::iter::once(prepared.ns().clone()))
+                    .chain(addresses)
+                    .chain(soa()),
+            ),
         }
     }
 }
@@ -139,31 +120,15 @@ impl Iterator for ZoneMessages<'_> {
     type Item = Reply;
 
     fn next(&mut self) -> Option<Reply> {
-        if self.finished {
-            return None;
-        }
-        let mut records = Vec::with_capacity(RECORDS_PER_MESSAGE);
-        if !self.started {
-            self.started = true;
-            records.push(self.prepared.soa().clone());
-            records.push(self.prepared.ns().clone());
-        }
-        while records.len() < RECORDS_PER_MESSAGE {
-            match self.next_record() {
-                Some(record) => records.push(record),
-                None => {
-                    records.push(self.prepared.soa().clone());
-                    self.finished = true;
-                    break;
-                }
-            }
-        }
-        Some(Reply::authoritative(
-            Outcome::Transfer,
-            ResponseCode::NoError,
-            records,
-            Vec::new(),
-        ))
+        let records: Vec<Record> = self.records.by_ref().take(RECORDS_PER_MESSAGE).collect();
+        (!records.is_empty()).then(|| {
+            Reply::authoritative(
+                Outcome::Transfer,
+                ResponseCode::NoError,
+                records,
+                Vec::new(),
+            )
+        })
     }
 }
 
@@ -172,6 +137,7 @@ mod tests {
     use std::net::SocketAddr;
 
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::Name;
 
     use super::*;
     use crate::edns::ClientEdns;
