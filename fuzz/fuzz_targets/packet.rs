@@ -5,12 +5,11 @@
 #![no_main]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use privatelink_server::fuzzing::respond;
-use privatelink_server::metrics::Metrics;
-use privatelink_server::{Forwarder, Handler, MappingStore, Snapshot};
+use privatelink_server::Handler;
 
 const MAPPING: &str = r#"
 [server]
@@ -44,23 +43,12 @@ struct Fixture {
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let loaded = privatelink_mapping::load_str("fuzz.toml", MAPPING).expect("fixed mapping");
-        let store = Arc::new(MappingStore::new(Snapshot::new(loaded, 1).expect("zones")));
-        let metrics = Arc::new(Metrics::new());
-        let forwarder = Arc::new(Forwarder::new(
-            1 << 20,
-            std::time::Duration::from_secs(60),
-            16,
-            metrics.clone(),
-        ));
-        Fixture {
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .expect("runtime"),
-            handler: Handler::new(store, forwarder, metrics, 1 << 18),
-        }
+    FIXTURE.get_or_init(|| Fixture {
+        runtime: tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime"),
+        handler: privatelink_server::fuzzing::handler(MAPPING).expect("fixed mapping"),
     })
 }
 

@@ -72,16 +72,43 @@ pub use store::{MappingStore, Snapshot};
 #[doc(hidden)]
 pub mod fuzzing {
     use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Duration;
 
     use hickory_proto::op::{Message, Query};
     use hickory_server::net::xfer::Protocol;
 
     use crate::chain::{self, Asked};
     use crate::dispatch::{RawSend, dispatch};
+    use crate::forward::Forwarder;
     use crate::forward::sanitize;
     use crate::handler::{FastUdp, Handler, lookup_key, mapped_type};
+    use crate::metrics::Metrics;
     use crate::reply::Outcome;
+    use crate::store::MappingStore;
     use crate::store::Snapshot;
+
+    /// A handler serving `mapping` (a mapping file's text) with a small
+    /// cache and no socket: what the packet fuzzer and its regression test
+    /// drive. `Err` names the first problem of an invalid mapping.
+    pub fn handler(mapping: &str) -> Result<Handler, String> {
+        let loaded = privatelink_mapping::load_str("fuzz.toml", mapping)
+            .map_err(|error| error.to_string())?;
+        let snapshot = Snapshot::new(loaded, 1).map_err(|error| error.to_string())?;
+        let metrics = Arc::new(Metrics::new());
+        let forwarder = Arc::new(Forwarder::new(
+            1 << 20,
+            Duration::from_secs(60),
+            16,
+            metrics.clone(),
+        ));
+        Ok(Handler::new(
+            Arc::new(MappingStore::new(snapshot)),
+            forwarder,
+            metrics,
+            1 << 18,
+        ))
+    }
 
     /// Collects what would be sent.
     struct Collect<'a>(&'a mut Vec<Vec<u8>>);
@@ -146,7 +173,6 @@ pub mod fuzzing {
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
-    use std::sync::Arc;
 
     use hickory_proto::op::{Message, Query};
     use hickory_proto::rr::{Name, RecordType};
@@ -155,22 +181,10 @@ mod tests {
     /// fuzzer's own oracle: at most one response, and one that decodes.
     #[test]
     fn fuzz_regression_packets_get_decodable_responses() {
-        let loaded = privatelink_mapping::load_str(
-            "t.toml",
+        let handler = crate::fuzzing::handler(
             "[server]\nallow_transfer = [\"127.0.0.0/8\"]\n[forward]\nupstreams = []\n[records]\n\"multi.privatelink.blob.core.windows.net\" = [\"10.0.0.1\", \"fd00::1\"]\n",
         )
         .unwrap();
-        let store = Arc::new(crate::MappingStore::new(
-            crate::Snapshot::new(loaded, 1).unwrap(),
-        ));
-        let metrics = Arc::new(crate::metrics::Metrics::new());
-        let forwarder = Arc::new(crate::Forwarder::new(
-            1 << 20,
-            std::time::Duration::from_secs(60),
-            16,
-            metrics.clone(),
-        ));
-        let handler = crate::Handler::new(store, forwarder, metrics, 1 << 18);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
