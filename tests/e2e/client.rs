@@ -220,3 +220,16 @@ pub fn assert_soa(record: &Record, apex: &str, ttl: u32) {
     assert_eq!(soa.expire, 2_419_200);
     assert_eq!(soa.minimum, 10);
 }
+
+/// The serial of the first SOA in the answer section.
+#[track_caller]
+pub fn soa_serial(message: &Message) -> u32 {
+    message
+        .answers
+        .iter()
+        .find_map(|r| match &r.data {
+            RData::SOA(soa) => Some(soa.serial),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no SOA in the answer: {message}"))
+}

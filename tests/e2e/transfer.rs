@@ -5,7 +5,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{RData, Record, RecordType};
+use hickory_proto::rr::{Record, RecordType};
 
 use crate::client::{self, TcpClient};
 use crate::harness::TestServer;
@@ -62,17 +62,10 @@ fn records(messages: &[Message]) -> Vec<Record> {
     messages.iter().flat_map(|m| m.answers.clone()).collect()
 }
 
-fn serial_of(record: &Record) -> u32 {
-    match &record.data {
-        RData::SOA(soa) => soa.serial,
-        other => panic!("not an SOA: {other:?}"),
-    }
-}
-
 /// The serial the server answers for an apex SOA query.
 fn served_serial(server: &TestServer, zone: &str) -> u32 {
     let response = client::udp(server.addr, &client::query(zone, RecordType::SOA));
-    serial_of(&response.answers[0])
+    client::soa_serial(&response)
 }
 
 #[test]
@@ -85,7 +78,7 @@ fn an_allowed_client_transfers_the_whole_zone() {
     assert!(message.metadata.authoritative);
     assert_eq!(message.queries.len(), 1, "the question is copied");
     let lines: Vec<String> = records(&messages).iter().map(ToString::to_string).collect();
-    let serial = serial_of(&message.answers[0]);
+    let serial = client::soa_serial(message);
     let soa = format!(
         "privatelink.blob.core.windows.net. 3600 IN SOA azureprivatedns.net. azureprivatedns-host.microsoft.com. {serial} 3600 300 2419200 10"
     );
@@ -168,7 +161,7 @@ fn ixfr_over_udp_gets_the_soa_and_over_tcp_the_whole_zone() {
     assert_eq!(udp.metadata.response_code, ResponseCode::NoError);
     assert!(udp.metadata.authoritative);
     assert_eq!(udp.answers.len(), 1);
-    assert_eq!(serial_of(&udp.answers[0]), served_serial(&server, QUEUE));
+    assert_eq!(client::soa_serial(&udp), served_serial(&server, QUEUE));
 
     let axfr_over_udp = client::udp(server.addr, &client::query_no_edns(QUEUE, RecordType::AXFR));
     assert_eq!(
