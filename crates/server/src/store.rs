@@ -13,9 +13,9 @@ use arc_swap::ArcSwap;
 use hickory_proto::ProtoError;
 use privatelink_mapping::{ForwardSettings, Loaded, Mapping, RateLimitSettings, Zone};
 
-use crate::access::AllowList;
-use crate::answer::ZoneRecords;
-use crate::fast::FastTable;
+use crate::engine::access::AllowList;
+use crate::engine::prepared::PreparedZones;
+use crate::resolve::authoritative::ZoneRecords;
 
 /// An immutable, complete view of the served configuration.
 #[derive(Debug)]
@@ -35,8 +35,8 @@ pub struct Snapshot {
     pub transfers: Transfers,
     /// SOA/NS records per zone, in the order of `mapping.zones()`.
     zone_records: Vec<ZoneRecords>,
-    /// Wire-format answers for the UDP fast path.
-    pub fast: FastTable,
+    /// Per-zone wire data for the engine's prepared answers.
+    pub prepared: PreparedZones,
 }
 
 impl Snapshot {
@@ -48,10 +48,10 @@ impl Snapshot {
             .iter()
             .map(ZoneRecords::new)
             .collect::<Result<Vec<_>, _>>()?;
-        let fast = FastTable::new(&loaded.mapping);
+        let prepared = PreparedZones::new(&loaded.mapping);
         let server = loaded.settings.server;
         Ok(Self {
-            fast,
+            prepared,
             mapping: loaded.mapping,
             forward: loaded.settings.forward,
             allow: AllowList::new(server.allow),
@@ -100,7 +100,7 @@ impl MappingStore {
     }
 
     /// The snapshot in service, borrowed for a short, synchronous use (the
-    /// UDP fast path): cheaper than [`Self::snapshot`], and never held across an await.
+    /// prepared answers): cheaper than [`Self::snapshot`], and never held across an await.
     pub fn current(&self) -> arc_swap::Guard<Arc<Snapshot>> {
         self.current.load()
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::reload::Reloader;
+use super::reload::Reloader;
 
 /// What a load balancer needs to know.
 #[derive(Debug)]

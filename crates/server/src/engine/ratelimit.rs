@@ -18,7 +18,7 @@ const IDLE: Duration = Duration::from_secs(2);
 
 /// What to do with one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Allow,
     /// Send an empty answer with TC set instead.
     Slip,
@@ -36,7 +36,7 @@ struct Bucket {
 /// Buckets per client prefix. A std mutex: held for a lookup and a few
 /// arithmetic operations, never across an await.
 #[derive(Debug, Default)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
@@ -61,12 +61,17 @@ fn prefix_of(client: IpAddr, settings: &RateLimitSettings) -> IpAddr {
 }
 
 impl RateLimiter {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Decides about one response to `client` at `now`.
-    pub fn check(&self, client: IpAddr, settings: &RateLimitSettings, now: Instant) -> Verdict {
+    pub(crate) fn check(
+        &self,
+        client: IpAddr,
+        settings: &RateLimitSettings,
+        now: Instant,
+    ) -> Verdict {
         if settings.responses_per_second == 0 {
             return Verdict::Allow;
         }

@@ -24,12 +24,10 @@ use std::time::Instant;
 
 use hickory_proto::op::ResponseCode;
 
-use crate::fast::{FastOutcome, Question};
-use crate::forward::MAX_TTL;
 use crate::reply::{Aging, Outcome};
-
-const HEADER: usize = 12;
-const TYPE_OPT: u16 = 41;
+use crate::resolve::forward::MAX_TTL;
+use crate::wire::query::Question;
+use crate::wire::{HEADER, TYPE_OPT, skip_name};
 
 /// Entries per byte budget are weighed roughly: the bytes plus overhead.
 const ENTRY_OVERHEAD: usize = 160;
@@ -37,7 +35,7 @@ const ENTRY_OVERHEAD: usize = 160;
 /// What a kept response answers: the question name (lower case, dotted),
 /// its type, and the request's EDNS/AD shape.
 #[derive(Debug, Clone)]
-pub struct MemoKey {
+pub(crate) struct MemoKey {
     hash: u64,
     name: Box<[u8]>,
     qtype: u16,
@@ -59,12 +57,13 @@ struct Memo {
     stored: Instant,
     /// Seconds until the first aging record expires.
     fresh_for: u32,
-    outcome: FastOutcome,
+    outcome: Outcome,
+    rcode: ResponseCode,
 }
 
 /// Bounded set of kept responses (moka, weighed by size); off when the
 /// budget is 0.
-pub struct ResponseMemo {
+pub(crate) struct ResponseMemo {
     entries: Option<moka::sync::Cache<u64, Arc<Memo>>>,
     hasher: std::hash::RandomState,
 }
@@ -82,7 +81,7 @@ impl std::fmt::Debug for ResponseMemo {
 
 impl ResponseMemo {
     /// A memo of at most about `max_bytes`; 0 turns it off.
-    pub fn new(max_bytes: u64) -> Self {
+    pub(crate) fn new(max_bytes: u64) -> Self {
         let entries = (max_bytes > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
@@ -104,7 +103,7 @@ impl ResponseMemo {
 
     /// The key under which the response to `question` would be kept, when
     /// keeping is on.
-    pub fn key(&self, question: &Question<'_>) -> Option<MemoKey> {
+    pub(crate) fn key(&self, question: &Question<'_>) -> Option<MemoKey> {
         self.entries.as_ref()?;
         let name = question.name();
         Some(MemoKey {
@@ -117,15 +116,16 @@ impl ResponseMemo {
 
     /// Writes the kept response to `question` into `out`, aged to `now`.
     /// `None` when there is none, it is stale or from another generation,
-    /// or it would not fit the client's UDP size.
-    pub fn answer(
+    /// or it is larger than `limit`.
+    pub(crate) fn answer(
         &self,
         question: &Question<'_>,
         query: &[u8],
         generation: u64,
         now: Instant,
+        limit: usize,
         out: &mut Vec<u8>,
-    ) -> Option<FastOutcome> {
+    ) -> Option<(Outcome, ResponseCode)> {
         let entries = self.entries.as_ref()?;
         let (name, qtype, shape) = (question.name(), question.qtype(), question.shape());
         let memo = entries.get(&self.hash(name, qtype, shape))?;
@@ -134,7 +134,7 @@ impl ResponseMemo {
             || memo.shape != shape
             || *memo.name != *name
             || memo.question_end != question.end()
-            || memo.wire.len() > question.udp_limit()
+            || memo.wire.len() > limit
         {
             return None;
         }
@@ -152,7 +152,7 @@ impl ResponseMemo {
         for &(offset, ttl) in &memo.aging {
             out[offset..offset + 4].copy_from_slice(&ttl.saturating_sub(elapsed).to_be_bytes());
         }
-        Some(memo.outcome)
+        Some((memo.outcome, memo.rcode))
     }
 
     /// Keeps `wire`, the response just built from the cache for the
@@ -167,16 +167,11 @@ impl ResponseMemo {
         generation: u64,
     ) {
         let Some(entries) = &self.entries else { return };
-        let nxdomain = match rcode {
-            ResponseCode::NoError => false,
-            ResponseCode::NXDomain => true,
-            _ => return,
-        };
-        let outcome = match outcome {
-            Outcome::Cached => FastOutcome::Cached { nxdomain },
-            Outcome::Chained => FastOutcome::Chained { nxdomain },
-            _ => return,
-        };
+        if !matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain)
+            || !matches!(outcome, Outcome::Cached | Outcome::Chained)
+        {
+            return;
+        }
         let Some(layout) = Layout::read(wire, aging) else {
             return;
         };
@@ -200,19 +195,22 @@ impl ResponseMemo {
                 stored: aging.since,
                 fresh_for,
                 outcome,
+                rcode,
             }),
         );
     }
 
-    /// Responses kept, for tests and statistics.
-    pub fn len(&self) -> u64 {
+    /// Responses kept.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
         self.entries.as_ref().map_or(0, |entries| {
             entries.run_pending_tasks();
             entries.entry_count()
         })
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
@@ -268,22 +266,6 @@ impl Layout {
     }
 }
 
-/// The offset just past the name at `at`: labels, then the root or a pointer.
-fn skip_name(wire: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        let len = *wire.get(at)?;
-        match len {
-            0 => return Some(at + 1),
-            1..=63 => at += usize::from(len) + 1,
-            0xC0..=0xFF => {
-                wire.get(at + 1)?;
-                return Some(at + 2);
-            }
-            _ => return None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -336,16 +318,17 @@ mod tests {
     /// Keeps the response to `asked` (answered from the cache at `since`).
     fn keep(memo: &ResponseMemo, asked: &[u8], wire: &[u8], aging: Aging, outcome: Outcome) {
         let mut buffer = [0u8; 255];
-        let question = crate::fast::parse(asked, &mut buffer).unwrap();
+        let question = crate::wire::query::parse(asked, &mut buffer).unwrap();
         let rcode = ResponseCode::from_low(wire[3] & 0x0f);
         memo.insert(memo.key(&question).unwrap(), wire, aging, outcome, rcode, 7);
     }
 
     fn ask(memo: &ResponseMemo, query: &[u8], generation: u64, now: Instant) -> Option<Message> {
         let mut buffer = [0u8; 255];
-        let question = crate::fast::parse(query, &mut buffer).unwrap();
+        let question = crate::wire::query::parse(query, &mut buffer).unwrap();
         let mut out = Vec::new();
-        memo.answer(&question, query, generation, now, &mut out)?;
+        let limit = crate::wire::edns::ClientEdns::plain(question.opt()).udp_limit;
+        memo.answer(&question, query, generation, now, limit, &mut out)?;
         Some(Message::from_vec(&out).expect("valid DNS"))
     }
 
@@ -507,7 +490,7 @@ mod tests {
 
         assert!(
             ResponseMemo::new(0)
-                .key(&crate::fast::parse(&asked, &mut [0; 255]).unwrap())
+                .key(&crate::wire::query::parse(&asked, &mut [0; 255]).unwrap())
                 .is_none()
         );
     }

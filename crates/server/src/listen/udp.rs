@@ -1,9 +1,8 @@
 //! DNS over UDP: one socket per worker thread on the same address
 //! (`SO_REUSEPORT`, so the kernel spreads clients over them), each served by
 //! a blocking loop that receives and sends batches (`recvmmsg`/`sendmmsg`).
-//! Most queries are answered right there by the
-//! [fast path](crate::fast); the rest are handed to the async runtime and
-//! go through [`crate::dispatch`] and the [`Handler`]. At most
+//! Every datagram goes through the [`Engine`] right there; only queries
+//! that wait for an upstream are handed to the async runtime. At most
 //! [`MAX_PENDING`] such queries are in progress; past that, datagrams are
 //! dropped (and counted) rather than queued without bound under a flood.
 
@@ -13,9 +12,8 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use hickory_server::net::xfer::Protocol;
 use nix::errno::Errno;
 use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
@@ -24,11 +22,10 @@ use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, error};
 
-use crate::dispatch::{RawSend, dispatch};
-use crate::handler::{FastUdp, Handler};
-use crate::memo::MemoKey;
+use crate::engine::{Engine, Pending, Received, Sent, Sink, Step};
+use crate::wire::Transport;
 
-/// Queries in the general path at once, per listen address.
+/// Queries waiting for upstreams at once, per listen address.
 pub const MAX_PENDING: usize = 4096;
 /// Largest datagram read; queries are far smaller.
 const BUFFER: usize = 4096;
@@ -86,7 +83,7 @@ impl UdpWorkers {
         }
     }
 
-    /// Resolves once no query of these workers is in the general path.
+    /// Resolves once no query of these workers waits for an upstream.
     pub async fn drained(&self) {
         let all = u32::try_from(MAX_PENDING).unwrap_or(u32::MAX);
         let _ = self.pending.acquire_many(all).await;
@@ -97,7 +94,7 @@ impl UdpWorkers {
 /// (a fatal socket error) reports on `failed`.
 pub fn serve(
     sockets: Vec<UdpSocket>,
-    handler: Arc<Handler>,
+    engine: Arc<Engine>,
     runtime: Handle,
     stop: Arc<AtomicBool>,
     failed: mpsc::UnboundedSender<String>,
@@ -107,7 +104,7 @@ pub fn serve(
     for (index, socket) in sockets.into_iter().enumerate() {
         let worker = Worker {
             socket: Arc::new(socket),
-            handler: handler.clone(),
+            engine: engine.clone(),
             runtime: runtime.clone(),
             pending: pending.clone(),
         };
@@ -128,15 +125,15 @@ pub fn serve(
 
 struct Worker {
     socket: Arc<UdpSocket>,
-    handler: Arc<Handler>,
+    engine: Arc<Engine>,
     runtime: Handle,
     pending: Arc<Semaphore>,
 }
 
 impl Worker {
-    /// Receives up to [`BATCH`] datagrams per system call, answers what the
-    /// fast path can, sends those answers with one system call, and hands the
-    /// rest to the runtime.
+    /// Receives up to [`BATCH`] datagrams per system call, answers them
+    /// through the engine, sends those answers with one system call, and
+    /// hands the queries that wait for an upstream to the runtime.
     fn run(&self, stop: &AtomicBool) -> Result<(), String> {
         let fd = self.socket.as_raw_fd();
         let mut buffers = vec![[0u8; BUFFER]; BATCH];
@@ -144,6 +141,7 @@ impl Worker {
         let mut answers: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(512)).collect();
         let mut destinations: Vec<Option<SockaddrStorage>> = Vec::with_capacity(BATCH);
         let mut outgoing: Vec<usize> = Vec::with_capacity(BATCH);
+        let mut notes: Vec<Sent> = Vec::with_capacity(BATCH);
         let mut receive_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
         let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
         while !stop.load(Ordering::Relaxed) {
@@ -171,52 +169,83 @@ impl Worker {
             }
             outgoing.clear();
             destinations.clear();
+            let at = Instant::now();
             for (index, &(len, peer)) in received.iter().enumerate() {
-                let query = &buffers[index][..len.min(BUFFER)];
-                match self.handler.fast_udp(peer.ip(), query, &mut answers[index]) {
-                    FastUdp::Answered(_) => {
+                let query = Received {
+                    message: &buffers[index][..len.min(BUFFER)],
+                    client: peer,
+                    transport: Transport::Udp,
+                    at,
+                };
+                match self.engine.answer(&query, &mut answers[index]) {
+                    Step::Respond(sent) => {
                         outgoing.push(index);
                         destinations.push(Some(SockaddrStorage::from(peer)));
+                        notes.push(sent);
                     }
-                    FastUdp::Declined(memo) => self.slow(query, peer, memo),
+                    Step::Drop => {}
+                    Step::Pending(pending) => self.wait_for_upstream(*pending, peer),
                 }
             }
-            if !outgoing.is_empty() {
-                let slices: Vec<[IoSlice<'_>; 1]> = outgoing
-                    .iter()
-                    .map(|&i| [IoSlice::new(&answers[i])])
-                    .collect();
-                let controls: [ControlMessage<'_>; 0] = [];
-                if let Err(error) = sendmmsg(
-                    fd,
-                    &mut send_headers,
-                    slices.iter(),
-                    &destinations,
-                    controls,
-                    MsgFlags::empty(),
-                ) {
-                    debug!(%error, "UDP send failed");
-                }
+            send_all(fd, &mut send_headers, &answers, &outgoing, &destinations);
+            for sent in notes.drain(..) {
+                self.engine.sent(sent);
             }
         }
         Ok(())
     }
 
-    /// Hands a query the fast path declined to the runtime, within [`MAX_PENDING`].
-    fn slow(&self, query: &[u8], peer: SocketAddr, memo: Option<MemoKey>) {
+    /// Hands a query to the runtime, within [`MAX_PENDING`].
+    fn wait_for_upstream(&self, pending: Pending, peer: SocketAddr) {
         let Ok(permit) = self.pending.clone().try_acquire_owned() else {
-            self.handler.metrics().udp_overflow();
+            self.engine.metrics().udp_overflow();
             return;
         };
-        let (message, handler) = (query.to_vec(), self.handler.clone());
-        let responder = UdpResponder {
+        let engine = self.engine.clone();
+        let mut responder = UdpResponder {
             socket: self.socket.clone(),
             peer,
         };
         self.runtime.spawn(async move {
-            dispatch(message, peer, Protocol::Udp, &handler, responder, memo).await;
+            engine.finish(pending, &mut responder).await;
             drop(permit);
         });
+    }
+}
+
+/// Sends the answers named by `outgoing` with as few system calls as the
+/// kernel allows. A batch the kernel takes only in part is sent on from
+/// where it stopped, and an answer it refuses (one bad destination) is
+/// skipped, so one peer never costs the others their answers.
+fn send_all(
+    fd: std::os::fd::RawFd,
+    headers: &mut MultiHeaders<SockaddrStorage>,
+    answers: &[Vec<u8>],
+    outgoing: &[usize],
+    destinations: &[Option<SockaddrStorage>],
+) {
+    let mut from = 0;
+    while from < outgoing.len() {
+        let slices: Vec<[IoSlice<'_>; 1]> = outgoing[from..]
+            .iter()
+            .map(|&i| [IoSlice::new(&answers[i])])
+            .collect();
+        let controls: [ControlMessage<'_>; 0] = [];
+        match sendmmsg(
+            fd,
+            headers,
+            slices.iter(),
+            &destinations[from..],
+            controls,
+            MsgFlags::empty(),
+        ) {
+            Ok(sent) => from += sent.count().max(1),
+            Err(Errno::EINTR) => {}
+            Err(error) => {
+                debug!(%error, destination = ?destinations[from], "UDP send failed");
+                from += 1;
+            }
+        }
     }
 }
 
@@ -238,7 +267,7 @@ struct UdpResponder {
 }
 
 impl UdpResponder {
-    fn send(&self, wire: &[u8]) {
+    fn send_to_peer(&self, wire: &[u8]) {
         if let Err(error) = self.socket.send_to(wire, self.peer) {
             debug!(peer = %self.peer, %error, "UDP send failed");
         }
@@ -246,8 +275,8 @@ impl UdpResponder {
 }
 
 #[async_trait::async_trait]
-impl RawSend for UdpResponder {
-    async fn send_raw(&mut self, wire: Vec<u8>) {
-        self.send(&wire);
+impl Sink for UdpResponder {
+    async fn send(&mut self, wire: Vec<u8>) {
+        self.send_to_peer(&wire);
     }
 }

@@ -1,55 +1,36 @@
-//! The fast path for the queries a privatelink server mostly gets: a plain
-//! UDP question for a name in a served zone, answered straight from the
-//! mapping and precomputed SOA wire data, without decoding the query into
-//! hickory types, allocating or encoding records.
+//! Prepared answers: a plain question for a name in a served zone,
+//! answered straight from the mapping and per-zone wire data built once per
+//! snapshot, without decoding the query into hickory types, allocating or
+//! encoding records. The part of the engine that makes it fast.
 //!
-//! [`parse`] reads a plain query: one question, class IN, no compression,
-//! at most a plain version-0 OPT, only RD/AD set. [`answer`] then writes a
-//! complete response into the caller's buffer, says the name is forwarded
-//! (the [response memo](crate::memo) may then have an answer), or declines,
-//! and the query takes the general path ([`crate::Handler`]), which gives
-//! the same answers. It declines SOA/NS/ANY questions in served zones and
-//! answers larger than the client's UDP size.
+//! [`answer`] writes a complete response into the caller's buffer, says the
+//! name is forwarded (the [response memo](super::memo) may then have an
+//! answer), or declines, and the reference path answers. It declines every
+//! QTYPE that is not plain data, SOA/NS/ANY questions in served zones (their
+//! apex and RFC 8482 rules live in one place, the reference path) and
+//! answers larger than the client may receive.
 //!
-//! The response is the general path's, byte for byte in every field a
-//! client reads: AA and RA set, RD copied, the question echoed with the
-//! client's case, TTL 10 answers, the zone SOA with the negative TTL in the
-//! authority section for NODATA/NXDOMAIN, and an OPT (payload 1232, DO
-//! copied) when the query had one; answer owners point into the question.
+//! The response is the reference path's, byte for byte (the engine's oracle
+//! tests prove it): the header from [`crate::wire::response_flags`], the
+//! question echoed as the client wrote it, answer owners and the SOA owner
+//! pointers into the question, TTL 10 answers, the zone SOA with the
+//! negative TTL for NODATA/NXDOMAIN, and the OPT from [`ClientEdns`].
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use privatelink_mapping::{DomainName, Lookup, Mapping, QueryType, Soa};
+use hickory_proto::op::ResponseCode;
+use privatelink_mapping::{Lookup, Mapping, QueryType, Soa};
 
-use crate::edns::MAX_UDP_PAYLOAD;
-
-const TYPE_A: u16 = 1;
-const TYPE_NS: u16 = 2;
-const TYPE_SOA: u16 = 6;
-const TYPE_AAAA: u16 = 28;
-const TYPE_OPT: u16 = 41;
-const TYPE_ANY: u16 = 255;
-const CLASS_IN: u16 = 1;
-const HEADER: usize = 12;
-
-/// What a fast answer was, for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FastOutcome {
-    Mapped,
-    NoData,
-    NxDomain,
-    /// A forwarded answer from the cache, kept by the [memo](crate::memo).
-    Cached {
-        nxdomain: bool,
-    },
-    /// The same, its CNAME chain completed from a served zone.
-    Chained {
-        nxdomain: bool,
-    },
-}
+use crate::reply::Outcome;
+use crate::wire::edns::ClientEdns;
+use crate::wire::query::{Question, suffix_offset};
+use crate::wire::{
+    HEADER, HeaderBits, QtypeClass, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA, name_wire, push_record,
+    qtype_class, response_flags,
+};
 
 #[derive(Debug, Clone)]
-struct FastZone {
+struct PreparedZone {
     /// The SOA's RDATA, names uncompressed.
     soa_rdata: Vec<u8>,
     negative_ttl: u32,
@@ -57,40 +38,29 @@ struct FastZone {
     apex_labels: usize,
 }
 
-/// Per-zone wire data for the fast path, in the order of the mapping's
-/// zones; names are looked up in the mapping itself.
+/// Per-zone wire data for the prepared answers, in the order of the
+/// mapping's zones; names are looked up in the mapping itself.
 #[derive(Debug, Clone, Default)]
-pub struct FastTable {
-    zones: Vec<FastZone>,
-}
-
-/// `name` in DNS wire format: length-prefixed labels and the root.
-fn wire(name: &DomainName) -> Vec<u8> {
-    let mut out = Vec::with_capacity(name.as_str().len() + 2);
-    for label in name.labels() {
-        out.push(u8::try_from(label.len()).unwrap_or(63));
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
-    out
+pub struct PreparedZones {
+    zones: Vec<PreparedZone>,
 }
 
 fn soa_rdata(soa: &Soa) -> Vec<u8> {
-    let mut out = wire(&soa.mname);
-    out.extend(wire(&soa.rname));
+    let mut out = name_wire(&soa.mname);
+    out.extend(name_wire(&soa.rname));
     for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
         out.extend_from_slice(&value.to_be_bytes());
     }
     out
 }
 
-impl FastTable {
+impl PreparedZones {
     pub fn new(mapping: &Mapping) -> Self {
         Self {
             zones: mapping
                 .zones()
                 .iter()
-                .map(|zone| FastZone {
+                .map(|zone| PreparedZone {
                     soa_rdata: soa_rdata(&zone.soa),
                     negative_ttl: zone.soa.negative_ttl(),
                     apex_labels: zone.apex.label_count(),
@@ -100,284 +70,118 @@ impl FastTable {
     }
 }
 
-/// A plain query, read by [`parse`]: what the fast path and the
-/// [response memo](crate::memo) need.
-#[derive(Debug)]
-pub struct Question<'k> {
-    /// The name as the mapping spells names: lower case, dotted, no trailing dot.
-    key: &'k [u8],
-    /// End of the question section (offset of the first byte after QCLASS).
-    end: usize,
-    /// Labels of the question name.
-    labels: usize,
-    qtype: u16,
-    /// `Some(do_bit)` when the query carried an OPT record.
-    opt: Option<bool>,
-    /// The query had AD set (which makes AD meaningful in the response).
-    authentic_data: bool,
-    udp_limit: usize,
-}
-
-impl Question<'_> {
-    pub fn name(&self) -> &[u8] {
-        self.key
-    }
-
-    pub fn qtype(&self) -> u16 {
-        self.qtype
-    }
-
-    pub fn end(&self) -> usize {
-        self.end
-    }
-
-    pub fn udp_limit(&self) -> usize {
-        self.udp_limit
-    }
-
-    /// The request flags that change a forwarded response: OPT present,
-    /// its DO bit, AD.
-    pub fn shape(&self) -> u8 {
-        let opt = match self.opt {
-            None => 0,
-            Some(false) => 1,
-            Some(true) => 2,
-        };
-        opt | if self.authentic_data { 4 } else { 0 }
-    }
-}
-
-/// Reads a plain query: one question, no compression, optionally one plain
-/// version-0 OPT, nothing else. Writes the name into `key` as the mapping
-/// spells names: lower case, dotted, no trailing dot. A label with a byte no
-/// mapped name can hold is declined (the general path knows what to do).
-pub fn parse<'k>(query: &[u8], key: &'k mut [u8; 255]) -> Option<Question<'k>> {
-    if query.len() < HEADER {
-        return None;
-    }
-    let flags = u16::from_be_bytes([query[2], query[3]]);
-    // A plain query: only RD and AD (which dig sets by default) may be set.
-    if flags & !(0x0100 | 0x0020) != 0 {
-        return None;
-    }
-    let count = |at: usize| u16::from_be_bytes([query[at], query[at + 1]]);
-    if count(4) != 1 || count(6) != 0 || count(8) != 0 || count(10) > 1 {
-        return None;
-    }
-    let mut at = HEADER;
-    // Bytes of the wire name, and of the dotted key written so far.
-    let mut name_len = 0;
-    let mut key_len = 0;
-    let mut labels = 0;
-    loop {
-        let len = usize::from(*query.get(at)?);
-        if len > 63 {
-            return None; // compression pointer or invalid label
-        }
-        if len == 0 {
-            // The root label ends the name.
-            at += 1;
-            break;
-        }
-        if name_len + len + 1 > 254 {
-            return None;
-        }
-        if labels > 0 {
-            key[key_len] = b'.';
-            key_len += 1;
-        }
-        for &byte in query.get(at + 1..at + 1 + len)? {
-            let byte = byte.to_ascii_lowercase();
-            if !(byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_') {
-                return None;
-            }
-            key[key_len] = byte;
-            key_len += 1;
-        }
-        labels += 1;
-        name_len += len + 1;
-        at += len + 1;
-    }
-    let qtype = u16::from_be_bytes([*query.get(at)?, *query.get(at + 1)?]);
-    let qclass = u16::from_be_bytes([*query.get(at + 2)?, *query.get(at + 3)?]);
-    if qclass != CLASS_IN {
-        return None;
-    }
-    let end = at + 4;
-    let (opt, udp_limit) = if count(10) == 1 {
-        // Root owner, TYPE OPT, CLASS = payload, TTL = ext-rcode, version, flags.
-        let opt = query.get(end..end + 11)?;
-        if opt[0] != 0 || u16::from_be_bytes([opt[1], opt[2]]) != TYPE_OPT || opt[6] != 0 {
-            return None;
-        }
-        let payload = u16::from_be_bytes([opt[3], opt[4]]);
-        let dnssec_ok = opt[7] & 0x80 != 0;
-        let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
-        if end + 11 + rdlen != query.len() {
-            return None;
-        }
-        (
-            Some(dnssec_ok),
-            usize::from(payload.clamp(512, MAX_UDP_PAYLOAD)),
-        )
-    } else {
-        if end != query.len() {
-            return None;
-        }
-        (None, 512)
-    };
-    Some(Question {
-        key: &key[..key_len],
-        end,
-        labels,
-        qtype,
-        opt,
-        authentic_data: flags & 0x0020 != 0,
-        udp_limit,
-    })
-}
-
-/// Offset, within the question name at offset 12, of the suffix made of
-/// its last `keep` labels.
-fn suffix_offset(query: &[u8], labels: usize, keep: usize) -> Option<usize> {
-    let mut at = HEADER;
-    for _ in 0..labels.checked_sub(keep)? {
-        at += usize::from(*query.get(at)?) + 1;
-    }
-    Some(at)
-}
-
-/// What the fast path made of a parsed query.
+/// What the prepared answers made of a parsed query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Served {
+pub(crate) enum Served {
     /// The response is in the output buffer.
-    Answered(FastOutcome),
+    Answered(Outcome, ResponseCode),
     /// No served zone answers the name: it is forwarded.
     Forwarded,
-    /// The general path must take it.
+    /// The reference path must take it.
     Declined,
 }
 
 /// Writes the response to `query` (read into `question`) into `out` when a
-/// served zone answers it.
-pub fn answer(
+/// served zone answers it within `limit` bytes.
+pub(crate) fn answer(
     mapping: &Mapping,
-    table: &FastTable,
+    zones: &PreparedZones,
     question: &Question<'_>,
     query: &[u8],
+    limit: usize,
     out: &mut Vec<u8>,
 ) -> Served {
-    match answer_served(mapping, table, question, query, out) {
-        Ok(outcome) => Served::Answered(outcome),
-        Err(Forwarded(true)) => Served::Forwarded,
-        Err(Forwarded(false)) => Served::Declined,
+    let class = qtype_class(question.qtype());
+    if !matches!(class, QtypeClass::Data | QtypeClass::Any) {
+        return Served::Declined;
     }
-}
-
-/// Why a query was not answered: `Forwarded(true)` when its name is
-/// forwarded, `Forwarded(false)` for anything else.
-struct Forwarded(bool);
-
-fn answer_served(
-    mapping: &Mapping,
-    table: &FastTable,
-    question: &Question<'_>,
-    query: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<FastOutcome, Forwarded> {
-    let declined = Forwarded(false);
-    // Meta-types (AXFR, IXFR, MAILB, …: 128 and up, RFC 6895 §3.1) are
-    // transfers or refusals, decided by the general path.
-    if question.qtype >= 128 && question.qtype != TYPE_ANY {
-        return Err(declined);
-    }
-    let name = std::str::from_utf8(question.key).map_err(|_| Forwarded(false))?;
-    let qtype = match question.qtype {
+    let Ok(name) = std::str::from_utf8(question.name()) else {
+        return Served::Declined;
+    };
+    let qtype = match question.qtype() {
         TYPE_A => QueryType::A,
         TYPE_AAAA => QueryType::Aaaa,
         _ => QueryType::Other,
     };
-    // SOA, NS and ANY have apex and RFC 8482 rules in served zones: the general path.
-    let apex_rules = matches!(question.qtype, TYPE_NS | TYPE_SOA | TYPE_ANY);
-    let (outcome, zone, records) = match mapping.lookup(name, qtype) {
-        Lookup::Fallback { .. } | Lookup::NotServed => return Err(Forwarded(true)),
-        _ if apex_rules => return Err(declined),
+    // SOA, NS and ANY have apex and RFC 8482 rules in served zones.
+    let apex_rules = class == QtypeClass::Any || matches!(question.qtype(), TYPE_NS | TYPE_SOA);
+    let (outcome, rcode, zone, records) = match mapping.lookup(name, qtype) {
+        Lookup::Fallback { .. } | Lookup::NotServed => return Served::Forwarded,
+        _ if apex_rules => return Served::Declined,
         Lookup::Answer { zone, records } => {
             let records = if !records.v4.is_empty() {
                 Records::V4(records.v4, zone.ttl)
             } else {
                 Records::V6(records.v6, zone.ttl)
             };
-            (FastOutcome::Mapped, zone, records)
+            (Outcome::Mapped, ResponseCode::NoError, zone, records)
         }
-        Lookup::NoData { zone, .. } => (FastOutcome::NoData, zone, Records::None),
-        Lookup::NxDomain { zone } => (FastOutcome::NxDomain, zone, Records::None),
+        Lookup::NoData { zone, .. } => {
+            (Outcome::NoData, ResponseCode::NoError, zone, Records::None)
+        }
+        Lookup::NxDomain { zone } => (
+            Outcome::NxDomain,
+            ResponseCode::NXDomain,
+            zone,
+            Records::None,
+        ),
     };
-    write(table, question, query, out, outcome, zone.index, records).ok_or(declined)
+    let Some(prepared) = zones.zones.get(zone.index) else {
+        return Served::Declined;
+    };
+    match write(prepared, question, query, out, rcode, records) {
+        Some(()) if out.len() <= limit => Served::Answered(outcome, rcode),
+        _ => Served::Declined,
+    }
 }
 
 fn write(
-    table: &FastTable,
+    zone: &PreparedZone,
     question: &Question<'_>,
     query: &[u8],
     out: &mut Vec<u8>,
-    outcome: FastOutcome,
-    zone_index: usize,
+    rcode: ResponseCode,
     records: Records<'_>,
-) -> Option<FastOutcome> {
-    let fast_zone = table.zones.get(zone_index)?;
-
+) -> Option<()> {
+    let rcode = u16::from(rcode);
+    let bits = HeaderBits {
+        authoritative: true,
+        recursion_available: true,
+        ..HeaderBits::default()
+    };
+    let edns = ClientEdns::plain(question.opt());
     out.clear();
-    // Header: id, QR AA (RD copied) | RA rcode, counts.
-    out.extend_from_slice(&query[..2]);
-    out.push(0x84 | (query[2] & 0x01));
-    out.push(
-        0x80 | if outcome == FastOutcome::NxDomain {
-            3
-        } else {
-            0
-        },
-    );
+    out.extend_from_slice(query.get(..2)?);
+    out.extend_from_slice(&response_flags(question.flags(), bits, rcode).to_be_bytes());
     let answers = records.len();
     let authorities = u16::from(answers == 0);
     out.extend_from_slice(&[0, 1]);
     out.extend_from_slice(&u16::try_from(answers).ok()?.to_be_bytes());
     out.extend_from_slice(&authorities.to_be_bytes());
-    out.extend_from_slice(&u16::from(question.opt.is_some()).to_be_bytes());
+    out.extend_from_slice(&u16::from(edns.present).to_be_bytes());
     // The question as the client wrote it.
-    out.extend_from_slice(&query[HEADER..question.end]);
+    out.extend_from_slice(query.get(HEADER..question.end())?);
     // Answers, their owner a pointer to the question name.
     match records {
         Records::V4(addrs, ttl) => {
             for addr in addrs {
-                record(out, 0xC00C, TYPE_A, ttl, &addr.octets());
+                push_record(out, 0xC00C, TYPE_A, ttl, &addr.octets());
             }
         }
         Records::V6(addrs, ttl) => {
             for addr in addrs {
-                record(out, 0xC00C, TYPE_AAAA, ttl, &addr.octets());
+                push_record(out, 0xC00C, TYPE_AAAA, ttl, &addr.octets());
             }
         }
         Records::None => {
             // The SOA, its owner a pointer to the apex inside the question name.
-            let apex_offset = suffix_offset(query, question.labels, fast_zone.apex_labels)?;
+            let apex_offset = suffix_offset(query, question.labels(), zone.apex_labels)?;
             let pointer = 0xC000 | u16::try_from(apex_offset).ok()?;
-            record(
-                out,
-                pointer,
-                TYPE_SOA,
-                fast_zone.negative_ttl,
-                &fast_zone.soa_rdata,
-            );
+            push_record(out, pointer, TYPE_SOA, zone.negative_ttl, &zone.soa_rdata);
         }
     }
-    if let Some(dnssec_ok) = question.opt {
-        out.push(0);
-        out.extend_from_slice(&TYPE_OPT.to_be_bytes());
-        out.extend_from_slice(&MAX_UDP_PAYLOAD.to_be_bytes());
-        out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
-    }
-    (out.len() <= question.udp_limit).then_some(outcome)
+    edns.write_opt(out, rcode);
+    Some(())
 }
 
 enum Records<'a> {
@@ -396,39 +200,32 @@ impl Records<'_> {
     }
 }
 
-fn record(out: &mut Vec<u8>, owner: u16, rtype: u16, ttl: u32, rdata: &[u8]) {
-    out.extend_from_slice(&owner.to_be_bytes());
-    out.extend_from_slice(&rtype.to_be_bytes());
-    out.extend_from_slice(&CLASS_IN.to_be_bytes());
-    out.extend_from_slice(&ttl.to_be_bytes());
-    out.extend_from_slice(&u16::try_from(rdata.len()).unwrap_or(0).to_be_bytes());
-    out.extend_from_slice(rdata);
-}
-
 #[cfg(test)]
 mod tests {
-    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
     use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
     use privatelink_mapping::load_str;
 
     use super::*;
+    use crate::wire::query::parse;
 
     /// The fast path's answer, or `None` when it leaves the query.
     fn fast(
         mapping: &Mapping,
-        table: &FastTable,
+        table: &PreparedZones,
         query: &[u8],
         out: &mut Vec<u8>,
-    ) -> Option<FastOutcome> {
+    ) -> Option<Outcome> {
         let mut key = [0u8; 255];
         let question = parse(query, &mut key)?;
-        match answer(mapping, table, &question, query, out) {
-            Served::Answered(outcome) => Some(outcome),
+        let limit = ClientEdns::plain(question.opt()).udp_limit;
+        match answer(mapping, table, &question, query, limit, out) {
+            Served::Answered(outcome, _) => Some(outcome),
             Served::Forwarded | Served::Declined => None,
         }
     }
 
-    fn table() -> (Mapping, FastTable) {
+    fn table() -> (Mapping, PreparedZones) {
         let loaded = load_str(
             "t.toml",
             r#"
@@ -443,7 +240,7 @@ fallback = "forward"
 "#,
         )
         .unwrap();
-        let table = FastTable::new(&loaded.mapping);
+        let table = PreparedZones::new(&loaded.mapping);
         (loaded.mapping, table)
     }
 
@@ -460,11 +257,7 @@ fallback = "forward"
         message.to_vec().unwrap()
     }
 
-    fn ask(
-        name: &str,
-        rtype: RecordType,
-        edns: Option<(u16, bool)>,
-    ) -> Option<(FastOutcome, Message)> {
+    fn ask(name: &str, rtype: RecordType, edns: Option<(u16, bool)>) -> Option<(Outcome, Message)> {
         let mut out = Vec::new();
         let (mapping, table) = table();
         let outcome = fast(&mapping, &table, &query(name, rtype, edns), &mut out)?;
@@ -482,7 +275,7 @@ fallback = "forward"
             Some((4096, true)),
         )
         .unwrap();
-        assert_eq!(outcome, FastOutcome::Mapped);
+        assert_eq!(outcome, Outcome::Mapped);
         assert_eq!(m.metadata.id, 0xBEEF);
         assert_eq!(m.metadata.message_type, MessageType::Response);
         assert!(
@@ -527,37 +320,37 @@ fallback = "forward"
             (
                 "privatelink.blob.core.windows.net.",
                 RecordType::A,
-                FastOutcome::NoData,
+                Outcome::NoData,
                 ResponseCode::NoError,
             ),
             (
                 "acct.privatelink.blob.core.windows.net.",
                 RecordType::AAAA,
-                FastOutcome::NoData,
+                Outcome::NoData,
                 ResponseCode::NoError,
             ),
             (
                 "acct.privatelink.blob.core.windows.net.",
                 RecordType::TXT,
-                FastOutcome::NoData,
+                Outcome::NoData,
                 ResponseCode::NoError,
             ),
             (
                 "deep.privatelink.blob.core.windows.net.",
                 RecordType::A,
-                FastOutcome::NoData,
+                Outcome::NoData,
                 ResponseCode::NoError,
             ),
             (
                 "nosuch.privatelink.blob.core.windows.net.",
                 RecordType::A,
-                FastOutcome::NxDomain,
+                Outcome::NxDomain,
                 ResponseCode::NXDomain,
             ),
             (
                 "x.acct.privatelink.blob.core.windows.net.",
                 RecordType::A,
-                FastOutcome::NxDomain,
+                Outcome::NxDomain,
                 ResponseCode::NXDomain,
             ),
         ] {
@@ -696,7 +489,7 @@ fallback = "forward"
             &format!("[records]\n\"big.privatelink.blob.core.windows.net\" = [{records}]\n"),
         )
         .unwrap();
-        let t = FastTable::new(&loaded.mapping);
+        let t = PreparedZones::new(&loaded.mapping);
         let m = &loaded.mapping;
         let big = |edns| {
             query(
@@ -717,7 +510,7 @@ fallback = "forward"
             let bytes = query(name, rtype, None);
             let mut key = [0u8; 255];
             let question = parse(&bytes, &mut key).unwrap();
-            answer(&mapping, &t, &question, &bytes, &mut Vec::new())
+            answer(&mapping, &t, &question, &bytes, 512, &mut Vec::new())
         };
         assert_eq!(served("www.example.com.", RecordType::A), Served::Forwarded);
         assert_eq!(
@@ -735,7 +528,7 @@ fallback = "forward"
         );
         assert!(matches!(
             served("acct.privatelink.blob.core.windows.net.", RecordType::A),
-            Served::Answered(FastOutcome::Mapped)
+            Served::Answered(Outcome::Mapped, ResponseCode::NoError)
         ));
     }
 }

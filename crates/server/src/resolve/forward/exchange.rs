@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{Instant, timeout_at};
 
-use crate::edns::MAX_UDP_PAYLOAD;
+use crate::wire::edns::MAX_UDP_PAYLOAD;
 
 /// Why an attempt produced no usable answer.
 #[derive(Debug, thiserror::Error)]

@@ -18,11 +18,11 @@ use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use privatelink_mapping::{Lookup, QueryType};
 
-use crate::answer;
-use crate::forward::chain;
-use crate::handler::lookup_key;
+use super::authoritative;
+use super::forward::chain;
 use crate::reply::{Aging, Outcome, Reply};
 use crate::store::Snapshot;
+use crate::wire::lookup_key;
 
 /// The client's question, as chain completion and synthesis need it.
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +71,7 @@ pub(crate) fn complete(
             let Some(zone_records) = snapshot.zone_records(zone) else {
                 break;
             };
-            let local = answer::authoritative(&lookup, name, zone_records);
+            let local = authoritative::authoritative(&lookup, name, zone_records);
             let kept = &names[..position];
             let mut answers: Vec<Record> = answer
                 .answers
@@ -126,7 +126,7 @@ pub(crate) fn synthesize(asked: &Asked<'_>, key: &str, snapshot: &Snapshot) -> O
         RData::CNAME(CNAME(twin_name.clone())),
     );
     let (rcode, answers, authorities) = if follows_cnames(asked.rtype) {
-        let local = answer::authoritative(&lookup, &twin_name, snapshot.zone_records(zone)?);
+        let local = authoritative::authoritative(&lookup, &twin_name, snapshot.zone_records(zone)?);
         let mut answers = vec![cname];
         answers.extend(local.answers);
         (local.rcode, answers, local.authorities)

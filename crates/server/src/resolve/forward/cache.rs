@@ -171,7 +171,7 @@ impl AnswerCache {
     }
 
     /// Counts a hit answered elsewhere from what this cache gave (the
-    /// [response memo](crate::memo)).
+    /// [response memo](crate::engine::memo)).
     pub fn count_hit(&self) {
         self.stats.hits.fetch_add(1, Ordering::Relaxed);
     }

@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::metrics::Metrics;
+use crate::observe::metrics::Metrics;
 
 pub use cache::{AnswerCache, CacheKey, CacheStats, MAX_TTL, STALE_TTL};
 pub use exchange::ExchangeError;
@@ -151,7 +151,8 @@ impl Forwarder {
         );
     }
 
-    /// Answers `question` from the cache or from `upstreams` within `budget`.
+    /// Answers `question` from the cache (aged to `now`) or from `upstreams`
+    /// within `budget`.
     ///
     /// Identical questions (same cache key) that arrive while one is already
     /// upstream wait for its answer instead of asking again, so a popular
@@ -162,15 +163,16 @@ impl Forwarder {
         question: &Query,
         flags: ForwardFlags,
         budget: Duration,
+        now: std::time::Instant,
     ) -> Result<Answer, ForwardError> {
         let key = CacheKey {
-            name: crate::handler::lookup_key(question.name()),
+            name: crate::wire::lookup_key(question.name()),
             rtype: question.query_type(),
             class: question.query_class(),
             dnssec_ok: flags.dnssec_ok,
             checking_disabled: flags.checking_disabled,
         };
-        if let Some((hit, aged_at)) = self.cache.fresh(&key, std::time::Instant::now()) {
+        if let Some((hit, aged_at)) = self.cache.fresh(&key, now) {
             return Ok(Answer::Cached(hit, aged_at));
         }
         if upstreams.is_empty() {

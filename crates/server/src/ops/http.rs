@@ -17,7 +17,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tracing::{debug, warn};
 
-use crate::health::Health;
+use super::health::Health;
 
 /// A client that sends no complete request head within this is dropped.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);

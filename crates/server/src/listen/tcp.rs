@@ -1,25 +1,25 @@
 //! DNS over TCP (RFC 7766), served here rather than by hickory-server, whose
 //! TCP loop has no connection limit and answers a connection's queries one
-//! after another. Each connection may pipeline queries; they are answered
-//! concurrently (up to [`PIPELINE`] at once) and in whatever order they
-//! finish. At most `tcp_max_connections` connections are served at once;
-//! further ones wait in the kernel's backlog. A connection with nothing to
-//! read for `tcp_idle_timeout` is closed. Messages go through
-//! `dispatch.rs`, as UDP ones do.
+//! after another. Each message goes through the [`Engine`] as it is read,
+//! as UDP ones do; a connection may pipeline queries, and those that wait
+//! for an upstream are answered concurrently (up to [`PIPELINE`] at once)
+//! and in whatever order they finish. At most `tcp_max_connections`
+//! connections are served at once; further ones wait in the kernel's
+//! backlog. A connection with nothing to read for `tcp_idle_timeout` is
+//! closed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use hickory_server::net::xfer::Protocol;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::timeout;
 use tracing::debug;
 
-use crate::dispatch::{RawSend, dispatch};
-use crate::handler::Handler;
+use crate::engine::{Engine, Received, Sink, Step};
+use crate::wire::Transport;
 
 /// Queries of one connection being answered at once.
 pub const PIPELINE: usize = 16;
@@ -32,7 +32,7 @@ pub struct TcpLimits {
 }
 
 /// Accepts connections on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, handler: Arc<Handler>, limits: TcpLimits) {
+pub async fn serve(listener: TcpListener, engine: Arc<Engine>, limits: TcpLimits) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         // Take a slot first: past the limit, connections wait in the backlog.
@@ -47,15 +47,15 @@ pub async fn serve(listener: TcpListener, handler: Arc<Handler>, limits: TcpLimi
                 continue;
             }
         };
-        let handler = handler.clone();
+        let engine = engine.clone();
         tokio::spawn(async move {
-            connection(stream, peer, handler, limits.idle_timeout).await;
+            connection(stream, peer, engine, limits.idle_timeout).await;
             drop(slot);
         });
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, handler: Arc<Handler>, idle: Duration) {
+async fn connection(stream: TcpStream, peer: SocketAddr, engine: Arc<Engine>, idle: Duration) {
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
     let (frames, mut outgoing) = mpsc::channel::<Vec<u8>>(PIPELINE);
@@ -68,6 +68,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, handler: Arc<Handler>, 
         let _ = writer.shutdown().await;
     });
     let in_flight = Arc::new(Semaphore::new(PIPELINE));
+    let mut out = Vec::with_capacity(512);
     loop {
         let mut length = [0u8; 2];
         match timeout(idle, reader.read_exact(&mut length)).await {
@@ -83,22 +84,34 @@ async fn connection(stream: TcpStream, peer: SocketAddr, handler: Arc<Handler>, 
             Ok(Ok(_)) => {}
             _ => break,
         }
-        let Ok(permit) = in_flight.clone().acquire_owned().await else {
-            break;
+        let received = Received {
+            message: &message,
+            client: peer,
+            transport: Transport::Tcp,
+            at: Instant::now(),
         };
-        let (handler, frames) = (handler.clone(), frames.clone());
-        tokio::spawn(async move {
-            dispatch(
-                message,
-                peer,
-                Protocol::Tcp,
-                &handler,
-                TcpResponder { frames },
-                None,
-            )
-            .await;
-            drop(permit);
-        });
+        match engine.answer(&received, &mut out) {
+            Step::Respond(sent) => {
+                if frames.send(framed(&out)).await.is_err() {
+                    break;
+                }
+                engine.sent(sent);
+            }
+            Step::Drop => {}
+            Step::Pending(pending) => {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    break;
+                };
+                let engine = engine.clone();
+                let mut responder = TcpResponder {
+                    frames: frames.clone(),
+                };
+                tokio::spawn(async move {
+                    engine.finish(*pending, &mut responder).await;
+                    drop(permit);
+                });
+            }
+        }
     }
     // The writer ends once every answer in flight has been queued.
     drop(frames);
@@ -120,8 +133,8 @@ struct TcpResponder {
 }
 
 #[async_trait::async_trait]
-impl RawSend for TcpResponder {
-    async fn send_raw(&mut self, wire: Vec<u8>) {
+impl Sink for TcpResponder {
+    async fn send(&mut self, wire: Vec<u8>) {
         if self.frames.send(framed(&wire)).await.is_err() {
             debug!("the TCP connection closed before its answer was written");
         }

@@ -15,10 +15,10 @@ use hickory_server::server::Request;
 
 use privatelink_mapping::{MappedName, Zone};
 
-use crate::answer::{ZoneRecords, address_records, to_name};
-use crate::handler::lookup_key;
+use super::authoritative::{ZoneRecords, address_records, to_name};
 use crate::reply::{Outcome, Reply};
 use crate::store::Snapshot;
+use crate::wire::lookup_key;
 
 /// Records per transfer message. A record is at most 281 bytes (a 255-byte
 /// owner without compression, an AAAA), so 200 of them, with the question
@@ -31,14 +31,15 @@ pub(crate) enum Transfer<'s> {
     Zone(ZoneMessages<'s>),
 }
 
-impl Transfer<'_> {
-    /// The outcome and rcode the response is counted with.
-    pub(crate) fn counted_as(&self) -> (Outcome, ResponseCode) {
-        match self {
-            Self::Single(reply) => (reply.outcome, reply.rcode),
-            Self::Zone(_) => (Outcome::Transfer, ResponseCode::NoError),
-        }
-    }
+/// True when `request` asks for a zone transfer: one AXFR or IXFR question
+/// of class IN in a QUERY.
+pub(crate) fn is_transfer(request: &Request) -> bool {
+    let [query] = request.queries.queries() else {
+        return false;
+    };
+    request.metadata.op_code == hickory_proto::op::OpCode::Query
+        && matches!(query.query_type(), RecordType::AXFR | RecordType::IXFR)
+        && query.query_class() == DNSClass::IN
 }
 
 /// What answers `request` when it asks for a zone transfer; `None` when it
@@ -47,11 +48,10 @@ pub(crate) fn respond<'s>(request: &Request, snapshot: &'s Snapshot) -> Option<T
     let [query] = request.queries.queries() else {
         return None;
     };
-    let rtype = query.query_type();
-    if !matches!(rtype, RecordType::AXFR | RecordType::IXFR) || query.query_class() != DNSClass::IN
-    {
+    if !is_transfer(request) {
         return None;
     }
+    let rtype = query.query_type();
     let refused = || {
         Some(Transfer::Single(Reply::error(
             Outcome::Refused,
@@ -140,7 +140,8 @@ mod tests {
     use hickory_proto::rr::Name;
 
     use super::*;
-    use crate::edns::ClientEdns;
+    use crate::wire::Transport;
+    use crate::wire::edns::ClientEdns;
 
     fn snapshot(records: &str) -> Snapshot {
         let text = format!(
@@ -189,9 +190,10 @@ mod tests {
         let client = ClientEdns::negotiate(None);
         for reply in &replies {
             assert!(reply.answers.len() <= RECORDS_PER_MESSAGE);
-            let encoded = crate::reply::encode(&request, reply, &client);
+            let mut wire = Vec::new();
+            let encoded = crate::reply::encode(&mut wire, &request, reply, &client, Transport::Tcp);
             assert_eq!(encoded.rcode, ResponseCode::NoError);
-            assert!(Message::from_vec(&encoded.wire).is_ok());
+            assert!(Message::from_vec(&wire).is_ok());
         }
     }
 

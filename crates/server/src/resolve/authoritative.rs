@@ -1,4 +1,5 @@
-//! Authoritative answers: a mapping [`Lookup`] becomes DNS records.
+//! Authoritative answers on the reference path: a mapping [`Lookup`]
+//! becomes DNS records.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -75,10 +76,25 @@ fn clamp_i32(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
+/// `record` with `owner` as its owner name.
+fn owned_by(record: &Record, owner: &Name) -> Record {
+    let mut record = record.clone();
+    record.name = owner.clone();
+    record
+}
+
 /// The response for an authoritative lookup. `owner` is the query name as
-/// the client wrote it, so the answer matches its question byte for byte.
+/// the client wrote it: every owner name written is the question name or
+/// its apex suffix in the client's case, so that each points into the
+/// question (as the prepared answers write them, and as Knot DNS does).
 /// `Fallback` and `NotServed` are forwarded by the caller, never passed here.
 pub(crate) fn authoritative(lookup: &Lookup<'_>, owner: &Name, zone: &ZoneRecords) -> Reply {
+    let negative_soa = |served: &Zone| {
+        owned_by(
+            &zone.negative_soa,
+            &owner.trim_to(served.apex.label_count()),
+        )
+    };
     match lookup {
         Lookup::Answer {
             zone: served,
@@ -92,26 +108,27 @@ pub(crate) fn authoritative(lookup: &Lookup<'_>, owner: &Name, zone: &ZoneRecord
                 records.v6,
             ));
             if records.soa {
-                answers.push(zone.soa.clone());
+                answers.push(owned_by(&zone.soa, owner));
             }
             if records.ns {
-                answers.push(zone.ns.clone());
+                answers.push(owned_by(&zone.ns, owner));
             }
             Reply::authoritative(Outcome::Mapped, ResponseCode::NoError, answers, Vec::new())
         }
-        Lookup::NoData { .. } => Reply::authoritative(
+        Lookup::NoData { zone: served, .. } => Reply::authoritative(
             Outcome::NoData,
             ResponseCode::NoError,
             Vec::new(),
-            vec![zone.negative_soa.clone()],
+            vec![negative_soa(served)],
         ),
-        Lookup::NxDomain { .. } | Lookup::Fallback { .. } | Lookup::NotServed => {
+        Lookup::NxDomain { zone: served } | Lookup::Fallback { zone: served } => {
             Reply::authoritative(
                 Outcome::NxDomain,
                 ResponseCode::NXDomain,
                 Vec::new(),
-                vec![zone.negative_soa.clone()],
+                vec![negative_soa(served)],
             )
         }
+        Lookup::NotServed => Reply::error(Outcome::ServFail, ResponseCode::ServFail),
     }
 }

@@ -11,9 +11,12 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::handler::Handler;
-use crate::tcp::TcpLimits;
-use crate::udp::UdpWorkers;
+pub mod tcp;
+pub mod udp;
+
+use crate::engine::Engine;
+use tcp::TcpLimits;
+use udp::UdpWorkers;
 
 /// UDP sockets (one per worker) and a TCP listener on the same address and port.
 #[derive(Debug)]
@@ -30,7 +33,7 @@ pub async fn bind(address: SocketAddr, workers: usize) -> io::Result<Bound> {
     const ATTEMPTS: usize = 16;
     let mut last_error = None;
     for _ in 0..ATTEMPTS {
-        let udp = crate::udp::bind(address, workers)?;
+        let udp = udp::bind(address, workers)?;
         let bound = udp
             .first()
             .map_or(Ok(address), std::net::UdpSocket::local_addr)?;
@@ -60,9 +63,9 @@ pub struct Running {
     failed: mpsc::UnboundedReceiver<String>,
 }
 
-/// Starts serving `handler` on every bound address: UDP worker threads
-/// (fast path, then the runtime) and TCP listeners with their limits.
-pub fn serve(handler: Arc<Handler>, sockets: Vec<Bound>, limits: TcpLimits) -> io::Result<Running> {
+/// Starts serving `engine` on every bound address: UDP worker threads
+/// and TCP listeners with their limits.
+pub fn serve(engine: Arc<Engine>, sockets: Vec<Bound>, limits: TcpLimits) -> io::Result<Running> {
     let stop = Arc::new(AtomicBool::new(false));
     let (report, failed) = mpsc::unbounded_channel();
     let runtime = Handle::current();
@@ -73,18 +76,16 @@ pub fn serve(handler: Arc<Handler>, sockets: Vec<Bound>, limits: TcpLimits) -> i
         failed,
     };
     for bound in sockets {
-        running.udp.push(crate::udp::serve(
+        running.udp.push(udp::serve(
             bound.udp,
-            handler.clone(),
+            engine.clone(),
             runtime.clone(),
             stop.clone(),
             report.clone(),
         )?);
-        running.tcp.push(tokio::spawn(crate::tcp::serve(
-            bound.tcp,
-            handler.clone(),
-            limits,
-        )));
+        running
+            .tcp
+            .push(tokio::spawn(tcp::serve(bound.tcp, engine.clone(), limits)));
     }
     Ok(running)
 }
@@ -99,7 +100,7 @@ impl Running {
     }
 
     /// Stops the listeners, then waits for the UDP queries already in the
-    /// general path to be answered (TCP connections are closed).
+    /// upstreams to be answered (TCP connections are closed).
     pub async fn shutdown_gracefully(self) {
         self.stop.store(true, Ordering::Relaxed);
         for task in &self.tcp {

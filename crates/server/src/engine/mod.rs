@@ -1,0 +1,457 @@
+//! The answer engine: the one place a query becomes a response, for UDP and
+//! TCP alike. It takes the query bytes, the client, the transport and one
+//! mapping snapshot, and writes the response bytes.
+//!
+//! Every query is checked in one order: undeliverable or not a query
+//! (dropped), the rate limit (UDP), then either a *prepared answer* — a
+//! plain question from an allowed client for a served name
+//! ([`prepared`]), or for a forwarded name whose last answer from the cache
+//! was kept ([`memo`]) — or the *reference path* ([`crate::resolve`]): the
+//! query decoded by hickory and answered with hickory types, for
+//! everything else. Both write headers, OPT records and truncation with the
+//! same [`crate::wire`] functions, and the oracle tests prove their bytes
+//! equal. Only the upstreams and zone transfers need to wait; the engine
+//! returns those as [`Step::Pending`] for [`Engine::finish`].
+//!
+//! Metrics are counted just before a response is sent (a client that holds
+//! its answer finds it in `/metrics`); the query-log event is handed off
+//! just after ([`Engine::sent`]), without blocking.
+
+pub(crate) mod access;
+pub(crate) mod memo;
+pub(crate) mod prepared;
+pub(crate) mod ratelimit;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use hickory_proto::op::ResponseCode;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::Request;
+use privatelink_mapping::QueryType;
+use tracing::debug;
+
+use crate::observe::metrics::Metrics;
+use crate::observe::querylog::{Event, EventName, QueryLog};
+use crate::reply::{self, Outcome, Reply};
+use crate::resolve::forward::Forwarder;
+use crate::resolve::transfer::{self, Transfer};
+use crate::resolve::{self, Decision};
+use crate::store::{MappingStore, Snapshot};
+use crate::wire::edns::ClientEdns;
+use crate::wire::query::{self, Question};
+use crate::wire::{HEADER, Transport};
+use memo::{MemoKey, ResponseMemo};
+use prepared::Served;
+use ratelimit::{RateLimiter, Verdict};
+
+/// One received message.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'q> {
+    pub message: &'q [u8],
+    pub client: SocketAddr,
+    pub transport: Transport,
+    /// When it arrived: latency is measured from here, cached TTLs aged to it.
+    pub at: Instant,
+}
+
+/// What to do with one received message.
+#[derive(Debug)]
+pub enum Step {
+    /// The response is in the output buffer: send it, then hand the note to
+    /// [`Engine::sent`].
+    Respond(Sent),
+    /// Send nothing (not a query, undeliverable, or over the rate limit).
+    Drop,
+    /// The upstreams must be asked, or a zone sent: [`Engine::finish`].
+    Pending(Box<Pending>),
+}
+
+/// What is left to do once a response is sent: its query-log event.
+#[derive(Debug)]
+pub struct Sent {
+    event: Option<Event>,
+    at: Instant,
+}
+
+/// A query that waits for the upstreams or is a zone transfer.
+#[derive(Debug)]
+pub struct Pending {
+    request: Request,
+    snapshot: Arc<Snapshot>,
+    client: ClientEdns,
+    transport: Transport,
+    at: Instant,
+    /// Where a UDP-sized response built from the cache may be kept.
+    memo: Option<MemoKey>,
+    work: Work,
+}
+
+#[derive(Debug)]
+enum Work {
+    Forward { key: String, qtype: QueryType },
+    Transfer,
+}
+
+/// Where [`Engine::finish`] sends: one encoded message at a time.
+#[async_trait::async_trait]
+pub trait Sink: Send {
+    async fn send(&mut self, wire: Vec<u8>);
+}
+
+/// The answer engine of one server.
+#[derive(Debug)]
+pub struct Engine {
+    store: Arc<MappingStore>,
+    forwarder: Arc<Forwarder>,
+    metrics: Arc<Metrics>,
+    limiter: RateLimiter,
+    memo: ResponseMemo,
+    log: QueryLog,
+    /// Off only in the oracle tests: every query takes the reference path.
+    prepared: AtomicBool,
+}
+
+/// The question name and type of a query, for the log.
+struct Asked {
+    name: EventName,
+    qtype: Option<u16>,
+}
+
+impl Engine {
+    /// Up to `memo_bytes` of ready-to-send responses are kept for questions
+    /// answered from the cache (0: none; see [`memo`]).
+    pub fn new(
+        store: Arc<MappingStore>,
+        forwarder: Arc<Forwarder>,
+        metrics: Arc<Metrics>,
+        memo_bytes: u64,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            log: QueryLog::start(metrics.clone())?,
+            store,
+            forwarder,
+            metrics,
+            limiter: RateLimiter::new(),
+            memo: ResponseMemo::new(memo_bytes),
+            prepared: AtomicBool::new(true),
+        })
+    }
+
+    /// The same engine answering every query on the reference path: what
+    /// the oracle tests compare the prepared answers with.
+    #[doc(hidden)]
+    pub fn set_prepared(&self, prepared: bool) {
+        self.prepared.store(prepared, Ordering::Relaxed);
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Answers `received` into `out` when no upstream is needed.
+    pub fn answer(&self, received: &Received<'_>, out: &mut Vec<u8>) -> Step {
+        let message = received.message;
+        let client = received.client;
+        // A reply to port 0 or to an unspecified address cannot be
+        // delivered; a response (QR) or a fragment of a header is not a query.
+        if message.len() < HEADER
+            || message[2] & 0x80 != 0
+            || client.port() == 0
+            || client.ip().is_unspecified()
+        {
+            return Step::Drop;
+        }
+        let snapshot = self.store.current();
+        if received.transport == Transport::Udp {
+            match self
+                .limiter
+                .check(client.ip(), &snapshot.rate_limit, received.at)
+            {
+                Verdict::Allow => {}
+                Verdict::Slip => {
+                    self.metrics.rate_limited("slip");
+                    return self.slip(received, &snapshot, out);
+                }
+                Verdict::Drop => {
+                    self.metrics.rate_limited("drop");
+                    return Step::Drop;
+                }
+            }
+        }
+        let mut memo = None;
+        if self.prepared.load(Ordering::Relaxed) && snapshot.allow.allows(client.ip()) {
+            let mut key = [0u8; 255];
+            if let Some(question) = query::parse(message, &mut key) {
+                let limit = ClientEdns::plain(question.opt()).limit(received.transport);
+                let served = prepared::answer(
+                    &snapshot.mapping,
+                    &snapshot.prepared,
+                    &question,
+                    message,
+                    limit,
+                    out,
+                );
+                let answered = match served {
+                    Served::Answered(outcome, rcode) => Some((outcome, rcode)),
+                    Served::Forwarded => {
+                        let kept = self.memo.answer(
+                            &question,
+                            message,
+                            snapshot.generation,
+                            received.at,
+                            limit,
+                            out,
+                        );
+                        if kept.is_some() {
+                            self.forwarder.cache().count_hit();
+                        } else {
+                            memo = self.memo.key(&question);
+                        }
+                        kept
+                    }
+                    Served::Declined => None,
+                };
+                if let Some((outcome, rcode)) = answered {
+                    let asked = snapshot.query_log.then(|| asked_plain(message, &question));
+                    return Step::Respond(self.count(received, asked, outcome, rcode, None));
+                }
+            }
+        }
+        self.reference(received, arc_swap::Guard::into_inner(snapshot), memo, out)
+    }
+
+    /// The reference path: decode with hickory, decide, encode.
+    fn reference(
+        &self,
+        received: &Received<'_>,
+        snapshot: Arc<Snapshot>,
+        memo: Option<MemoKey>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let Some(request) = self.decode(received, out) else {
+            return Step::Respond(self.count(
+                received,
+                snapshot.query_log.then_some(Asked {
+                    name: EventName::Unknown,
+                    qtype: None,
+                }),
+                Outcome::FormErr,
+                ResponseCode::FormErr,
+                None,
+            ));
+        };
+        let client = ClientEdns::negotiate(request.edns.as_ref());
+        let work = match resolve::decide(&request, &snapshot, &client) {
+            Decision::Reply(reply) => {
+                return self.encode(received, &snapshot, &request, &reply, &client, out);
+            }
+            Decision::Forward { key, qtype } => Work::Forward { key, qtype },
+            Decision::Transfer => match transfer::respond(&request, &snapshot) {
+                Some(Transfer::Single(reply)) => {
+                    return self.encode(received, &snapshot, &request, &reply, &client, out);
+                }
+                Some(Transfer::Zone(_)) | None => Work::Transfer,
+            },
+        };
+        Step::Pending(Box::new(Pending {
+            request,
+            snapshot,
+            client,
+            transport: received.transport,
+            at: received.at,
+            memo,
+            work,
+        }))
+    }
+
+    /// The query decoded, or FORMERR written into `out`.
+    fn decode(&self, received: &Received<'_>, out: &mut Vec<u8>) -> Option<Request> {
+        let protocol = match received.transport {
+            Transport::Udp => Protocol::Udp,
+            Transport::Tcp => Protocol::Tcp,
+        };
+        match Request::from_bytes(received.message.to_vec(), received.client, protocol) {
+            Ok(request) => Some(request),
+            Err(error) => {
+                debug!(client = %received.client, %error, "undecodable query; FORMERR");
+                reply::formerr(out, received.message);
+                None
+            }
+        }
+    }
+
+    /// An empty answer with TC set, for a client over the rate limit.
+    fn slip(&self, received: &Received<'_>, snapshot: &Snapshot, out: &mut Vec<u8>) -> Step {
+        let Some(request) = self.decode(received, out) else {
+            return Step::Respond(self.count(
+                received,
+                None,
+                Outcome::FormErr,
+                ResponseCode::FormErr,
+                None,
+            ));
+        };
+        let client = ClientEdns::negotiate(request.edns.as_ref());
+        let reply = Reply::truncated(Outcome::RateLimited);
+        self.encode(received, snapshot, &request, &reply, &client, out)
+    }
+
+    fn encode(
+        &self,
+        received: &Received<'_>,
+        snapshot: &Snapshot,
+        request: &Request,
+        reply: &Reply,
+        client: &ClientEdns,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let encoded = reply::encode(out, request, reply, client, received.transport);
+        let asked = snapshot.query_log.then(|| asked_decoded(request));
+        Step::Respond(self.count(
+            received,
+            asked,
+            reply.outcome,
+            encoded.rcode,
+            reply.upstream,
+        ))
+    }
+
+    /// Counts a response about to be sent and notes its query-log event.
+    fn count(
+        &self,
+        received: &Received<'_>,
+        asked: Option<Asked>,
+        outcome: Outcome,
+        rcode: ResponseCode,
+        upstream: Option<SocketAddr>,
+    ) -> Sent {
+        self.metrics.query(received.transport, outcome, rcode);
+        Sent {
+            event: asked.map(|asked| Event {
+                client: received.client,
+                transport: received.transport,
+                name: asked.name,
+                qtype: asked.qtype,
+                outcome,
+                rcode,
+                upstream,
+                latency: std::time::Duration::ZERO,
+            }),
+            at: received.at,
+        }
+    }
+
+    /// A response was sent: its query-log event goes to the writer.
+    pub fn sent(&self, sent: Sent) {
+        if let Some(mut event) = sent.event {
+            event.latency = sent.at.elapsed();
+            self.log.submit(event);
+        }
+    }
+
+    /// Answers a query that needed the upstreams, or sends a zone.
+    pub async fn finish<S: Sink>(&self, pending: Pending, sink: &mut S) {
+        let Pending {
+            request,
+            snapshot,
+            client,
+            transport,
+            at,
+            memo,
+            work,
+        } = pending;
+        let received = Received {
+            message: &[],
+            client: request.src(),
+            transport,
+            at,
+        };
+        match work {
+            Work::Forward { key, qtype } => {
+                let reply = resolve::forward(
+                    &self.forwarder,
+                    &request,
+                    &snapshot,
+                    &client,
+                    &key,
+                    qtype,
+                    at,
+                )
+                .await;
+                let mut out = Vec::with_capacity(512);
+                let encoded = reply::encode(&mut out, &request, &reply, &client, transport);
+                if let (Some(key), Some(aging), false) = (memo, reply.aging, encoded.truncated) {
+                    self.memo.insert(
+                        key,
+                        &out,
+                        aging,
+                        reply.outcome,
+                        encoded.rcode,
+                        snapshot.generation,
+                    );
+                }
+                let asked = snapshot.query_log.then(|| asked_decoded(&request));
+                let sent = self.count(
+                    &received,
+                    asked,
+                    reply.outcome,
+                    encoded.rcode,
+                    reply.upstream,
+                );
+                sink.send(out).await;
+                self.sent(sent);
+            }
+            Work::Transfer => {
+                let Some(Transfer::Zone(messages)) = transfer::respond(&request, &snapshot) else {
+                    return;
+                };
+                let asked = snapshot.query_log.then(|| asked_decoded(&request));
+                let sent = self.count(
+                    &received,
+                    asked,
+                    Outcome::Transfer,
+                    ResponseCode::NoError,
+                    None,
+                );
+                let mut count = 0usize;
+                for reply in messages {
+                    let mut out = Vec::with_capacity(4096);
+                    reply::encode(&mut out, &request, &reply, &client, transport);
+                    sink.send(out).await;
+                    count += 1;
+                }
+                debug!(client = %request.src(), messages = count, "zone transferred");
+                self.sent(sent);
+            }
+        }
+    }
+}
+
+/// The question of a plain query, for the log: its name as written.
+fn asked_plain(message: &[u8], question: &Question<'_>) -> Asked {
+    Asked {
+        name: EventName::Wire(
+            message
+                .get(HEADER..question.end() - 4)
+                .unwrap_or(&[])
+                .into(),
+        ),
+        qtype: Some(question.qtype()),
+    }
+}
+
+fn asked_decoded(request: &Request) -> Asked {
+    match request.queries.queries().first() {
+        Some(query) => Asked {
+            name: EventName::Decoded(query.original().name().clone()),
+            qtype: Some(u16::from(query.query_type())),
+        },
+        None => Asked {
+            name: EventName::Unknown,
+            qtype: None,
+        },
+    }
+}
