@@ -57,6 +57,17 @@ pub async fn respond(
     transport: Transport,
     at: Instant,
 ) -> Vec<Vec<u8>> {
+    respond_noting(engine, message, peer, transport, at).await.0
+}
+
+/// [`respond`], and whether the prepared answers (or the memo) answered.
+pub async fn respond_noting(
+    engine: &Engine,
+    message: &[u8],
+    peer: SocketAddr,
+    transport: Transport,
+    at: Instant,
+) -> (Vec<Vec<u8>>, bool) {
     let received = Received {
         message,
         client: peer,
@@ -66,16 +77,62 @@ pub async fn respond(
     let mut out = Vec::new();
     match engine.answer(&received, &mut out) {
         Step::Respond(sent) => {
+            let prepared = sent.prepared();
             engine.sent(sent);
-            vec![out]
+            (vec![out], prepared)
         }
-        Step::Drop => Vec::new(),
+        Step::Drop => (Vec::new(), false),
         Step::Pending(pending) => {
             let mut sent = Vec::new();
             engine.finish(*pending, &mut Collect(&mut sent)).await;
-            sent
+            (sent, false)
         }
     }
+}
+
+/// The oracle: `asked` answered by the engine as it serves (prepared
+/// answers and the memo first) and with every query on the reference path
+/// must give the same bytes. `warm` is sent twice before, so that a
+/// forwarded name is cached and its response kept in the memo. `Ok(true)`
+/// when the prepared side answered (so the comparison meant something);
+/// `Err` describes the first difference.
+pub async fn differential(
+    engine: &Engine,
+    warm: &[u8],
+    asked: &[u8],
+    peer: SocketAddr,
+    transport: Transport,
+) -> Result<bool, String> {
+    for _ in 0..2 {
+        respond(engine, warm, peer, transport, Instant::now()).await;
+    }
+    let at = Instant::now();
+    let (served, prepared) = respond_noting(engine, asked, peer, transport, at).await;
+    engine.set_prepared(false);
+    let (reference, _) = respond_noting(engine, asked, peer, transport, at).await;
+    engine.set_prepared(true);
+    if served == reference {
+        return Ok(prepared);
+    }
+    Err(format!(
+        "{transport:?} query {asked:02x?}\n  served ({} messages, prepared: {prepared}): {}\n  reference ({} messages): {}",
+        served.len(),
+        describe(&served),
+        reference.len(),
+        describe(&reference),
+    ))
+}
+
+/// Messages as bytes and, where they decode, as hickory prints them.
+fn describe(messages: &[Vec<u8>]) -> String {
+    messages
+        .iter()
+        .map(|wire| match Message::from_vec(wire) {
+            Ok(message) => format!("{wire:02x?}\n{message}"),
+            Err(error) => format!("{wire:02x?} (undecodable: {error})"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// What the forward path does with an upstream's answer to `question`:

@@ -74,6 +74,15 @@ pub enum Step {
 pub struct Sent {
     event: Option<Event>,
     at: Instant,
+    prepared: bool,
+}
+
+impl Sent {
+    /// The response came from the prepared answers or the memo, not the
+    /// reference path (what the oracle tests check they compare).
+    pub fn prepared(&self) -> bool {
+        self.prepared
+    }
 }
 
 /// A query that waits for the upstreams or is a zone transfer.
@@ -216,7 +225,9 @@ impl Engine {
                 };
                 if let Some((outcome, rcode)) = answered {
                     let asked = snapshot.query_log.then(|| asked_plain(message, &question));
-                    return Step::Respond(self.count(received, asked, outcome, rcode, None));
+                    let mut sent = self.count(received, asked, outcome, rcode, None);
+                    sent.prepared = true;
+                    return Step::Respond(sent);
                 }
             }
         }
@@ -341,6 +352,7 @@ impl Engine {
                 latency: std::time::Duration::ZERO,
             }),
             at: received.at,
+            prepared: false,
         }
     }
 

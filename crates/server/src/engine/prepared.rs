@@ -19,14 +19,14 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::op::ResponseCode;
-use privatelink_mapping::{Lookup, Mapping, QueryType, Soa};
+use privatelink_mapping::{Lookup, Mapping, QueryType};
 
 use crate::reply::Outcome;
 use crate::wire::edns::ClientEdns;
 use crate::wire::query::{Question, suffix_offset};
 use crate::wire::{
-    HEADER, HeaderBits, QtypeClass, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA, name_wire, push_record,
-    qtype_class, response_flags,
+    HEADER, HeaderBits, QtypeClass, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA, push_record, qtype_class,
+    response_flags, soa_rdata,
 };
 
 #[derive(Debug, Clone)]
@@ -43,15 +43,6 @@ struct PreparedZone {
 #[derive(Debug, Clone, Default)]
 pub struct PreparedZones {
     zones: Vec<PreparedZone>,
-}
-
-fn soa_rdata(soa: &Soa) -> Vec<u8> {
-    let mut out = name_wire(&soa.mname);
-    out.extend(name_wire(&soa.rname));
-    for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
-        out.extend_from_slice(&value.to_be_bytes());
-    }
-    out
 }
 
 impl PreparedZones {

@@ -115,6 +115,7 @@ fn emit(
         let mut question = RawQuestion {
             wire: request.queries.as_bytes(),
             queries: request.queries.queries(),
+            pointers: bits.authoritative,
         };
         emit_message_parts(
             &metadata,
@@ -215,6 +216,12 @@ pub(crate) fn formerr(out: &mut Vec<u8>, query: &[u8]) {
 struct RawQuestion<'a> {
     wire: &'a [u8],
     queries: &'a [LowerQuery],
+    /// Whether later names may point into the question. Only for our own
+    /// (authoritative) data, whose owners are the question name: relayed
+    /// data keeps the names the upstream gave, and a pointer into the
+    /// question would give them the case of whoever asked (the memo sends
+    /// one response to askers of every case).
+    pointers: bool,
 }
 
 impl RawQuestion<'_> {
@@ -246,7 +253,7 @@ impl EmitAndCount for RawQuestion<'_> {
         }
         let start = encoder.offset();
         encoder.emit_vec(self.wire)?;
-        if !self.queries.is_empty() {
+        if self.pointers && !self.queries.is_empty() {
             let mut label_starts = Vec::new();
             let mut at = 0;
             while let Some(&len) = self.wire.get(at) {

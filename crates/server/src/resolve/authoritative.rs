@@ -5,12 +5,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::ProtoError;
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
-use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::rr::rdata::{A, AAAA, NS, NULL, SOA};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use privatelink_mapping::mapping::NS_TTL;
 use privatelink_mapping::{DomainName, Lookup, Zone};
 
 use crate::reply::{Outcome, Reply};
+use crate::wire::soa_rdata;
 
 /// A zone's SOA and NS records, built once per mapping load.
 #[derive(Debug, Clone)]
@@ -18,7 +19,8 @@ pub(crate) struct ZoneRecords {
     /// The SOA as an answer (TTL 3600, Azure's).
     soa: Record,
     /// The SOA in the authority section of NXDOMAIN/NODATA: TTL = the SOA
-    /// minimum (RFC 2308 §3), which is how long resolvers cache the negative answer.
+    /// minimum (RFC 2308 §3), which is how long resolvers cache the
+    /// negative answer; its RDATA written as the prepared answers write it.
     negative_soa: Record,
     ns: Record,
 }
@@ -40,9 +42,14 @@ impl ZoneRecords {
             clamp_i32(soa.expire),
             soa.minimum,
         ));
+        // Raw RDATA, so that hickory does not compress its names.
+        let negative_data = RData::Unknown {
+            code: RecordType::SOA,
+            rdata: NULL::with(soa_rdata(soa)),
+        };
         Ok(Self {
-            soa: Record::from_rdata(apex.clone(), soa.ttl, soa_data.clone()),
-            negative_soa: Record::from_rdata(apex.clone(), soa.negative_ttl(), soa_data),
+            soa: Record::from_rdata(apex.clone(), soa.ttl, soa_data),
+            negative_soa: Record::from_rdata(apex.clone(), soa.negative_ttl(), negative_data),
             ns: Record::from_rdata(apex, NS_TTL, RData::NS(NS(to_name(&zone.nameserver)?))),
         })
     }

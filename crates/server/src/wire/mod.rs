@@ -7,7 +7,7 @@ pub(crate) mod edns;
 pub(crate) mod query;
 
 use hickory_proto::rr::{Name, RecordType};
-use privatelink_mapping::{DomainName, QueryType};
+use privatelink_mapping::{DomainName, QueryType, Soa};
 
 pub(crate) const HEADER: usize = 12;
 pub(crate) const TYPE_A: u16 = 1;
@@ -161,6 +161,18 @@ pub(crate) fn name_wire(name: &DomainName) -> Vec<u8> {
         out.extend_from_slice(label.as_bytes());
     }
     out.push(0);
+    out
+}
+
+/// An SOA's RDATA as this server writes it in negative answers, by both
+/// answer paths: names uncompressed (compressing them against the question
+/// would make the bytes depend on the question's case).
+pub(crate) fn soa_rdata(soa: &Soa) -> Vec<u8> {
+    let mut out = name_wire(&soa.mname);
+    out.extend(name_wire(&soa.rname));
+    for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
+        out.extend_from_slice(&value.to_be_bytes());
+    }
     out
 }
 
