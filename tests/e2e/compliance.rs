@@ -236,3 +236,50 @@ fn every_served_apex_passes_the_edns_compliance_checks() {
         assert!(response.metadata.authoritative);
     }
 }
+
+/// ISC genreport's FULL-set `opcode` and `opcodeflg` checks: a query with
+/// any opcode but QUERY gets NOTIMP with the opcode and id echoed, RA, AA
+/// and TC clear, and neither RD nor CD echoed, with and without EDNS, over
+/// UDP and TCP, at every served apex.
+#[test]
+fn other_opcodes_get_notimp_with_ra_clear_and_nothing_echoed() {
+    const FLAG_CD: u16 = 0x0010;
+    const FLAG_AD: u16 = 0x0020;
+    let server = TestServer::start(&base_config(&[]));
+    let mut id = 4000u16;
+    for apex in APEXES {
+        for opcode in [1u16, 2, 3, 4, 5, 6, 15] {
+            for flags in [0, FLAG_RD, FLAG_RD | FLAG_CD, FLAG_AD | FLAG_CD] {
+                for (opt, tcp) in [(None, false), (Some(Opt::default()), false), (None, true)] {
+                    id += 1;
+                    let query = packet(id, apex, (opcode << 11) | flags, opt.as_ref());
+                    let wire = ask(server.addr, &query, tcp);
+                    let check = format!("opcode {opcode} flags {flags:#06x} tcp {tcp} at {apex}");
+                    assert_eq!(wire[..2], query[..2], "{check}: id");
+                    let response = header_flags(&wire);
+                    assert_eq!(response & 0x0F, 4, "{check}: NOTIMP");
+                    assert_eq!((response >> 11) & 0x0F, opcode, "{check}: opcode echoed");
+                    assert_ne!(response & 0x8000, 0, "{check}: QR");
+                    for (bit, name) in [
+                        (0x0400, "AA"),
+                        (0x0200, "TC"),
+                        (FLAG_RD, "RD"),
+                        (0x0080, "RA"),
+                        (FLAG_Z, "Z"),
+                        (FLAG_AD, "AD"),
+                        (FLAG_CD, "CD"),
+                    ] {
+                        assert_eq!(response & bit, 0, "{check}: {name} must be clear");
+                    }
+                    let message = Message::from_vec(&wire).expect("decodes");
+                    assert!(message.answers.is_empty() && message.authorities.is_empty());
+                    assert_eq!(
+                        response_opt(&wire).is_some(),
+                        opt.is_some(),
+                        "{check}: OPT back only for an OPT"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -218,3 +218,54 @@ fn clients_outside_the_allow_list_are_refused_and_nothing_is_forwarded() {
     }
     assert_eq!(upstream.queries(), 0);
 }
+
+/// The answers the UDP and TCP paths once disagreed on (issue 11): a QTYPE
+/// OPT question, the case of the SOA owner in negative answers, and the
+/// meta-types, asked of the real server over both transports. The query
+/// log is on, which once sent UDP queries down the other path too.
+#[test]
+fn udp_and_tcp_give_the_same_answers_where_they_once_differed() {
+    let config = base_config(&[]).replace(
+        "hostname = \"ns1.test.internal\"\n",
+        "hostname = \"ns1.test.internal\"\nquery_log = true\n\n[rate_limit]\nresponses_per_second = 100000\n",
+    );
+    let server = TestServer::start(&config);
+    let ask_both = |message: &Message| {
+        let udp = client::udp(server.addr, message);
+        let tcp = client::tcp(server.addr, message);
+        assert_eq!(udp.metadata, tcp.metadata, "{message}");
+        assert_eq!(udp.answers, tcp.answers);
+        assert_eq!(udp.authorities, tcp.authorities);
+        udp
+    };
+    let opt = ask_both(&client::query(FAB1, RecordType::OPT));
+    assert_eq!(opt.metadata.response_code, ResponseCode::FormErr);
+
+    let asked = "NoSuch.PrivateLink.Blob.Core.Windows.Net.";
+    for message in [
+        client::query(asked, RecordType::A),
+        client::query_no_edns(asked, RecordType::A),
+    ] {
+        let negative = ask_both(&message);
+        assert_eq!(negative.metadata.response_code, ResponseCode::NXDomain);
+        let owner = &negative.authorities[0].name;
+        assert!(
+            owner.eq_case(&Name::from_ascii("PrivateLink.Blob.Core.Windows.Net.").unwrap()),
+            "the SOA owner keeps the question's case: {owner}"
+        );
+    }
+    for meta in [128u16, 249, 250, 253, 254] {
+        let refused = ask_both(&client::query(FAB1, RecordType::from(meta)));
+        assert_eq!(
+            refused.metadata.response_code,
+            ResponseCode::Refused,
+            "{meta}"
+        );
+        let forwarded = ask_both(&client::query("www.example.com.", RecordType::from(meta)));
+        assert_eq!(
+            forwarded.metadata.response_code,
+            ResponseCode::Refused,
+            "{meta}"
+        );
+    }
+}

@@ -422,3 +422,28 @@ fn mutated_queries_get_the_same_answer_from_both_sides() {
         }
     }
 }
+
+/// A datagram "from" port 0 or an unspecified address cannot be answered:
+/// every path drops it (the prepared answers once replied to port 0).
+#[test]
+fn queries_from_undeliverable_addresses_get_no_answer_on_any_path() {
+    let upstream = upstream::FakeUpstream::start();
+    let runtime = runtime();
+    let engine = engine(&mapping(upstream.address, upstream.failing, "")).unwrap();
+    for peer in ["127.0.0.1:0", "0.0.0.0:5353", "[::]:5353"] {
+        let peer: SocketAddr = peer.parse().unwrap();
+        for prepared in [true, false] {
+            engine.set_prepared(prepared);
+            for transport in [Transport::Udp, Transport::Tcp] {
+                let sent = runtime.block_on(privatelink_server::testing::respond(
+                    &engine,
+                    &Query::new(FAB1, 1).wire(),
+                    peer,
+                    transport,
+                    std::time::Instant::now(),
+                ));
+                assert!(sent.is_empty(), "{peer} {transport:?} prepared {prepared}");
+            }
+        }
+    }
+}

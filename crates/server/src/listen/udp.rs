@@ -280,3 +280,45 @@ impl Sink for UdpResponder {
         self.send_to_peer(&wire);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One destination the kernel refuses (an IPv6 address on an IPv4
+    /// socket) in the middle of a batch: the answers after it still go out.
+    #[test]
+    fn a_refused_destination_does_not_cost_the_rest_of_the_batch() {
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let first = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let last = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for socket in [&first, &last] {
+            socket
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+        }
+        let answers = vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()];
+        let nowhere: SocketAddr = "[::1]:53".parse().unwrap();
+        let destinations: Vec<Option<SockaddrStorage>> = [
+            first.local_addr().unwrap(),
+            nowhere,
+            last.local_addr().unwrap(),
+        ]
+        .into_iter()
+        .map(|address| Some(SockaddrStorage::from(address)))
+        .collect();
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(3, None);
+        send_all(
+            sender.as_raw_fd(),
+            &mut headers,
+            &answers,
+            &[0, 1, 2],
+            &destinations,
+        );
+        let mut buffer = [0u8; 16];
+        let (len, _) = first.recv_from(&mut buffer).unwrap();
+        assert_eq!(&buffer[..len], b"one");
+        let (len, _) = last.recv_from(&mut buffer).unwrap();
+        assert_eq!(&buffer[..len], b"three");
+    }
+}
