@@ -1,15 +1,16 @@
-//! Any datagram through the server, as its UDP and TCP listeners hand it
-//! over (UDP: fast path first), with a fixed mapping and no upstream: a
-//! response that decodes, or none, never a panic. Transfers are allowed,
+//! Any datagram through the answer engine, over UDP and TCP, with a fixed
+//! mapping and no upstream: a response that decodes, or none, never a panic. Transfers are allowed,
 //! so AXFR/IXFR are driven too (the fixed zones fit one message each).
 #![no_main]
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
-use privatelink_server::fuzzing::respond;
-use privatelink_server::Handler;
+use privatelink_server::testing::respond;
+use privatelink_server::wire::Transport;
+use privatelink_server::Engine;
 
 const MAPPING: &str = r#"
 [server]
@@ -38,7 +39,7 @@ queue = "10.10.0.13"
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
-    handler: Handler,
+    engine: Engine,
 }
 
 fn fixture() -> &'static Fixture {
@@ -48,17 +49,17 @@ fn fixture() -> &'static Fixture {
             .enable_time()
             .build()
             .expect("runtime"),
-        handler: privatelink_server::fuzzing::handler(MAPPING).expect("fixed mapping"),
+        engine: privatelink_server::testing::engine(MAPPING).expect("fixed mapping"),
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     let fixture = fixture();
     let src = SocketAddr::from(([127, 0, 0, 1], 5353));
-    for udp in [true, false] {
+    for transport in [Transport::Udp, Transport::Tcp] {
         let sent = fixture
             .runtime
-            .block_on(respond(&fixture.handler, data, src, udp));
+            .block_on(respond(&fixture.engine, data, src, transport, Instant::now()));
         assert!(sent.len() <= 1, "one response at most");
         for wire in sent {
             assert!(

@@ -8,7 +8,7 @@ use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 use libfuzzer_sys::fuzz_target;
 use privatelink_server::Snapshot;
-use privatelink_server::fuzzing::process_upstream_answer;
+use privatelink_server::testing::process_upstream_answer;
 
 fn snapshot() -> &'static Snapshot {
     static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();

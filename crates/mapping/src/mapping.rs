@@ -241,7 +241,7 @@ pub struct Mapping {
     /// Sorted by apex.
     pub(crate) zones: Vec<Zone>,
     pub(crate) zone_by_apex: HashMap<DomainName, usize>,
-    pub(crate) nodes: Nodes,
+    pub(crate) nodes: Nodes<Node>,
     pub(crate) name_count: usize,
     /// Public zone → the served zone Azure CNAMEs its names into.
     pub(crate) twins: HashMap<DomainName, usize>,

@@ -1,5 +1,6 @@
 //! The names of a mapping, for lookup: every `(name, node)` pair in one
-//! vector, and a hash table of positions into it. A `HashMap<DomainName,
+//! vector, and a hash table of positions into it. Generic over the node,
+//! so that this table knows nothing of what a mapping stores. A `HashMap<DomainName,
 //! Node>` would hold the same pairs in its own table, sized to a power of
 //! two: for 100,000 names that table is 10 MB, and it has to exist next to
 //! the declarations it is built from. Here the declarations' vector is
@@ -9,18 +10,17 @@ use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
 
-use crate::mapping::Node;
 use crate::name::DomainName;
 
-#[derive(Clone, Default)]
-pub(crate) struct Nodes {
+#[derive(Clone)]
+pub(crate) struct Nodes<Node> {
     entries: Vec<(DomainName, Node)>,
     /// Positions in `entries`, hashed by name.
     index: HashTable<u32>,
     hasher: RandomState,
 }
 
-impl std::fmt::Debug for Nodes {
+impl<Node: std::fmt::Debug> std::fmt::Debug for Nodes<Node> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()
             .entries(self.entries.iter().map(|(name, node)| (name, node)))
@@ -28,7 +28,17 @@ impl std::fmt::Debug for Nodes {
     }
 }
 
-impl Nodes {
+impl<Node> Default for Nodes<Node> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            index: HashTable::new(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+impl<Node> Nodes<Node> {
     /// Indexes `entries` where they are (no copy); a name given twice
     /// keeps its first node.
     pub(crate) fn new(mut entries: Vec<(DomainName, Node)>) -> Self {
@@ -115,7 +125,7 @@ impl Nodes {
 }
 
 /// Equal when they hold the same names with the same nodes, in any order.
-impl PartialEq for Nodes {
+impl<Node: PartialEq> PartialEq for Nodes<Node> {
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len()
             && self
@@ -124,14 +134,14 @@ impl PartialEq for Nodes {
     }
 }
 
-impl Eq for Nodes {}
+impl<Node: Eq> Eq for Nodes<Node> {}
 
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::mapping::{Addresses, Origin};
+    use crate::mapping::{Addresses, Node, Origin};
 
     fn name(text: &str) -> DomainName {
         DomainName::parse(text).unwrap()

@@ -12,11 +12,9 @@
     unreachable_pub
 )]
 
-mod upstream;
-
 use std::net::SocketAddr;
 
-use privatelink_server::testing::{differential, engine};
+use privatelink_server::testing::{FakeUpstream, differential, engine};
 use privatelink_server::wire::Transport;
 
 const FAB1: &str = "1132794570626989392-ab-pod01-fab1.privatelink.we.backup.windowsazure.com";
@@ -279,7 +277,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn served_answers_equal_the_reference_for_every_kind_of_query() {
-    let upstream = upstream::FakeUpstream::start();
+    let upstream = FakeUpstream::start();
     let runtime = runtime();
     let allowed: SocketAddr = "127.0.0.1:5353".parse().unwrap();
     let stranger: SocketAddr = "192.0.2.7:5353".parse().unwrap();
@@ -331,7 +329,7 @@ fn served_answers_equal_the_reference_for_every_kind_of_query() {
 /// cached and chained forwards, over UDP and TCP alike.
 #[test]
 fn mapped_cached_and_chained_names_are_answered_by_the_prepared_side() {
-    let upstream = upstream::FakeUpstream::start();
+    let upstream = FakeUpstream::start();
     let runtime = runtime();
     let engine = engine(&mapping(upstream.address, upstream.failing, "")).unwrap();
     let peer: SocketAddr = "127.0.0.1:5353".parse().unwrap();
@@ -385,7 +383,7 @@ fn mapped_cached_and_chained_names_are_answered_by_the_prepared_side() {
 /// repeats): the bounded, always-on run of the `oracle` fuzz target.
 #[test]
 fn mutated_queries_get_the_same_answer_from_both_sides() {
-    let upstream = upstream::FakeUpstream::start();
+    let upstream = FakeUpstream::start();
     let runtime = runtime();
     let engine = engine(&mapping(upstream.address, upstream.failing, "")).unwrap();
     let peer: SocketAddr = "127.0.0.1:5353".parse().unwrap();
@@ -427,7 +425,7 @@ fn mutated_queries_get_the_same_answer_from_both_sides() {
 /// every path drops it (the prepared answers once replied to port 0).
 #[test]
 fn queries_from_undeliverable_addresses_get_no_answer_on_any_path() {
-    let upstream = upstream::FakeUpstream::start();
+    let upstream = FakeUpstream::start();
     let runtime = runtime();
     let engine = engine(&mapping(upstream.address, upstream.failing, "")).unwrap();
     for peer in ["127.0.0.1:0", "0.0.0.0:5353", "[::]:5353"] {

@@ -1,6 +1,10 @@
 //! Driving the engine without sockets: what the fuzz targets, the oracle
 //! tests and the regression inputs use.
 
+mod upstream;
+
+pub use upstream::FakeUpstream;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! A fake upstream on loopback for the oracle tests: public answers, CNAME
+//! A fake upstream on loopback for the oracle tests and fuzz target: public answers, CNAME
 //! chains into privatelink zones, negative answers with an SOA; and a
 //! second one that answers SERVFAIL to everything.
 
@@ -13,6 +13,8 @@ use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, CNAME, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+/// Two loopback upstreams: `address` answers, `failing` says SERVFAIL.
+#[derive(Debug)]
 pub struct FakeUpstream {
     pub address: SocketAddr,
     pub failing: SocketAddr,
@@ -21,6 +23,8 @@ pub struct FakeUpstream {
 }
 
 impl FakeUpstream {
+    /// Binds both on 127.0.0.1 and answers until dropped.
+    #[allow(clippy::expect_used)]
     pub fn start() -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let (address, answering) = serve(stop.clone(), answer);
@@ -47,12 +51,13 @@ impl Drop for FakeUpstream {
     }
 }
 
+#[allow(clippy::expect_used)]
 fn serve(stop: Arc<AtomicBool>, respond: fn(&Message) -> Message) -> (SocketAddr, JoinHandle<()>) {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("a loopback socket");
     socket
         .set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    let address = socket.local_addr().unwrap();
+        .expect("a read timeout");
+    let address = socket.local_addr().expect("its address");
     let thread = std::thread::spawn(move || {
         let mut buffer = [0u8; 4096];
         while !stop.load(Ordering::Relaxed) {
@@ -71,7 +76,7 @@ fn serve(stop: Arc<AtomicBool>, respond: fn(&Message) -> Message) -> (SocketAddr
 }
 
 fn name(text: &str) -> Name {
-    Name::from_str(text).unwrap()
+    Name::from_str(text).unwrap_or_else(|_| Name::root())
 }
 
 fn reply_to(query: &Message) -> Message {
