@@ -35,6 +35,7 @@ PORT_PDNS = 5301
 PORT_KNOT = 5302
 PORT_UNBOUND = 5303
 PORT_PUBLIC = 5304
+PORT_PROD = 5305  # privatelink-dns with the query log on and rate limiting on
 
 GEOS = ["we", "ne", "eus", "eus2", "uks", "sea", "cus", "wus2"]
 SERVICES = ["fab1", "rec2", "prot1", "ecs1", "tel1", "wbcm1", "fc1", "id1"]
@@ -70,6 +71,11 @@ def workload(size, work):
         names.append(("privatelink.blob.core.windows.net", account, blob))
         names.append(("privatelink.queue.core.windows.net", account, queue))
     (work / "pdns.toml").write_text("\n".join(pdns) + "\n")
+    # What production turns on: the query log (JSON, to a file) and RRL. The
+    # limit is far above what one loopback client sends, so that every query
+    # pays for the bucket check and none is limited.
+    prod = pdns[:2] + ["query_log = true", "", "[rate_limit]", "responses_per_second = 1000000", "slip = 2", ""] + pdns[2:]
+    (work / "pdns-prod.toml").write_text("\n".join(prod) + "\n")
 
     zones = sorted({zone for zone, _, _ in names})
     soa = "azureprivatedns.net. azureprivatedns-host.microsoft.com. 1 3600 300 2419200 10"
@@ -196,14 +202,16 @@ def dns_query(port, name, rtype=1, timeout=0.2):
 
 
 class Server:
-    def __init__(self, name, argv, port, probe):
-        self.name, self.argv, self.port, self.probe = name, argv, port, probe
+    def __init__(self, name, argv, port, probe, log=None):
+        self.name, self.argv, self.port, self.probe, self.log = name, argv, port, probe, log
         self.proc = None
         self.started = None
 
     def start(self, timeout=60):
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # O_APPEND, so that the log can be truncated between runs.
+        stderr = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -211,6 +219,21 @@ class Server:
             if dns_query(self.port, self.probe) is not None:
                 return time.monotonic() - self.started
         raise RuntimeError(f"{self.name} did not answer within {timeout} s")
+
+    def cpu_s(self):
+        """User + system CPU time of the process (all threads) so far."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_bytes(self):
+        return self.log.stat().st_size if self.log and self.log.exists() else 0
+
+    def truncate_log(self):
+        if self.log:
+            os.truncate(self.log, 0)
 
     def peak_rss_mb(self):
         return self._status_mb("VmHWM")
@@ -236,9 +259,12 @@ class Server:
                 self.proc.wait()
 
 
-def dnsperf(port, queries, seconds, rate=None, verbose=False):
+def dnsperf(port, queries, seconds, rate=None, verbose=False, tcp=False):
     argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries), "-l", str(seconds),
             "-c", "4", "-T", "1", "-q", "200", "-t", "2"]
+    if tcp:
+        # Four connections, each carrying many queries (pipelined).
+        argv += ["-m", "tcp"]
     if rate:
         argv += ["-Q", str(rate)]
     if verbose:
@@ -274,23 +300,41 @@ def percentile(values, p):
 
 # ---------------------------------------------------------------- measurements
 
-def compare(label, ours, peer, queries, rounds, seconds):
+def measured(server, queries, seconds, tcp):
+    """One dnsperf run, with the server's CPU time per answered query (and,
+    for a server that logs, the log bytes it wrote)."""
+    server.truncate_log()
+    cpu_before = server.cpu_s()
+    result = dnsperf(server.port, queries, seconds, tcp=tcp)
+    cpu_after = server.cpu_s()
+    if cpu_before is not None and cpu_after is not None and result["completed"]:
+        result["cpu_us_per_query"] = (cpu_after - cpu_before) / result["completed"] * 1e6
+    if server.log:
+        result["log_bytes"] = server.log_bytes()
+        server.truncate_log()
+    return result
+
+
+def compare(label, ours, peer, queries, rounds, seconds, tcp=False):
     """Alternates dnsperf runs: ours, peer, ours, peer ..."""
     rows = []
     for r in range(1, rounds + 1):
-        a = dnsperf(ours.port, queries, seconds)
-        b = dnsperf(peer.port, queries, seconds)
+        a = measured(ours, queries, seconds, tcp)
+        b = measured(peer, queries, seconds, tcp)
         ratio = a["qps"] / b["qps"] if a["qps"] and b["qps"] else None
-        print(f"  {label} round {r}: privatelink-dns {a['qps']:.0f} qps, {peer.name} {b['qps']:.0f} qps, ratio {ratio:.2f}", flush=True)
+        print(f"  {label} round {r}: privatelink-dns {a['qps']:.0f} qps ({a.get('cpu_us_per_query', 0):.1f} µs CPU/query), "
+              f"{peer.name} {b['qps']:.0f} qps ({b.get('cpu_us_per_query', 0):.1f} µs), ratio {ratio:.2f}"
+              + (f", query log {a['log_bytes'] / 1e6:.0f} MB" if "log_bytes" in a else ""), flush=True)
         rows.append({"round": r, "ours": a, "peer": b, "ratio": ratio})
     # Latency at a fixed, moderate rate, from per-query samples.
     lat = {}
     for server in (ours, peer):
-        sample = dnsperf(server.port, queries, 3, rate=20000, verbose=True)
+        sample = dnsperf(server.port, queries, 3, rate=20000, verbose=True, tcp=tcp)
+        server.truncate_log()
         lat[server.name] = {"p50_ms": percentile(sample["latencies"], 0.50), "p99_ms": percentile(sample["latencies"], 0.99),
                             "p999_ms": percentile(sample["latencies"], 0.999)}
     return {"label": label, "peer": peer.name, "rounds": rows, "median_ratio": statistics.median(r["ratio"] for r in rows),
-            "latency_20k": lat}
+            "latency_20k": lat, "ours_name": ours.name}
 
 
 def reload_figures(work, pdns, probe_name):
@@ -383,19 +427,21 @@ def report(results, meta):
              f"Unbound {meta['versions']['unbound'].replace('Version', '').strip()}, {meta['versions']['dnsperf']}. "
              f"dnsperf: 4 clients, up to 200 outstanding, {meta['seconds']} s per run, runs alternating, "
              f"{meta['rounds']} rounds.", "",
-             "| names | workload | server | qps (median) | avg latency ms | p99 ms @20k qps | peak RSS MB | privatelink-dns / peer (per round) | median ratio |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| names | workload | server | qps (median) | CPU µs/query | avg latency ms | p99 ms @20k qps | peak RSS MB | privatelink-dns / peer (per round) | median ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for size, size_results in results.items():
         rss = size_results["rss_mb"]
         for comparison in size_results["comparisons"]:
             rows = comparison["rounds"]
             ratios = ", ".join(f"{r['ratio']:.2f}" for r in rows)
-            for side, name in (("ours", "privatelink-dns"), ("peer", comparison["peer"])):
+            for side, name in (("ours", comparison.get("ours_name", "privatelink-dns")), ("peer", comparison["peer"])):
                 qps = statistics.median(r[side]["qps"] for r in rows)
+                cpu = [r[side]["cpu_us_per_query"] for r in rows if r[side].get("cpu_us_per_query")]
+                cpu_cell = f"{statistics.median(cpu):.1f}" if cpu else "–"
                 avg = statistics.median(r[side]["avg_ms"] for r in rows)
                 p99 = comparison["latency_20k"][name]["p99_ms"]
                 ratio_cells = f"{ratios} | **{comparison['median_ratio']:.2f}**" if side == "ours" else " | "
-                lines.append(f"| {size:,} | {comparison['label']} | {name} | {qps:,.0f} | {avg:.2f} | {p99:.2f} | "
+                lines.append(f"| {size:,} | {comparison['label']} | {name} | {qps:,.0f} | {cpu_cell} | {avg:.2f} | {p99:.2f} | "
                              f"{rss.get(name) or 0:.0f} | {ratio_cells} |")
     lines.append("")
     for size, size_results in results.items():
@@ -461,6 +507,9 @@ def main():
     results = {}
     for size in (int(s) for s in args.sizes.split(",")):
         work = Path(tempfile.mkdtemp(prefix=f"pdns-bench-{size}-"))
+        # Not beside the config: the server watches that directory, and every
+        # write to a file in it would be a file event.
+        logs = Path(tempfile.mkdtemp(prefix=f"pdns-bench-log-{size}-"))
         info = workload(size, work)
         print(f"{size:,} names in {info['zones']} zones ({work})", flush=True)
         public = Server("public", ["knotd", "-c", str(work / "public.conf")], PORT_PUBLIC, "host1.example.com")
@@ -468,10 +517,14 @@ def main():
                                           "--listen", f"127.0.0.1:{PORT_PDNS}"], PORT_PDNS, info["probe"])
         knot = Server("Knot DNS", ["knotd", "-c", str(work / "knot.conf")], PORT_KNOT, info["probe"])
         unbound = Server("Unbound", ["unbound", "-d", "-c", str(work / "unbound.conf")], PORT_UNBOUND, info["probe"])
-        servers = [public, pdns, knot, unbound]
+        prod = Server("privatelink-dns (query log, RRL)",
+                      [str(BINARY), "--log-format", "json", "serve", "--config", str(work / "pdns-prod.toml"),
+                       "--listen", f"127.0.0.1:{PORT_PROD}"], PORT_PROD, info["probe"], log=logs / "query.log")
+        servers = [public, pdns, knot, unbound, prod]
         try:
             public.start()
             start_s = pdns.start()
+            prod.start()
             knot.start(timeout=300)
             unbound.start(timeout=300)
             # Warm both caches with the forwarded names.
@@ -482,9 +535,12 @@ def main():
                 compare("mapped A", pdns, knot, work / "mapped.txt", args.rounds, args.seconds),
                 compare("mixed", pdns, unbound, work / "mixed.txt", args.rounds, args.seconds),
                 compare("cached forwards", pdns, unbound, work / "forwarded.txt", args.rounds, args.seconds),
+                compare("mapped A, query log + RRL", prod, knot, work / "mapped.txt", args.rounds, args.seconds),
+                compare("mapped A over TCP", pdns, knot, work / "mapped.txt", args.rounds, args.seconds, tcp=True),
+                compare("mapped A over TCP, query log", prod, knot, work / "mapped.txt", args.rounds, args.seconds, tcp=True),
             ]
             entry = {"comparisons": comparisons, "start_s": start_s,
-                     "rss_mb": {s.name: s.peak_rss_mb() for s in (pdns, knot, unbound)}}
+                     "rss_mb": {s.name: s.peak_rss_mb() for s in (pdns, knot, unbound, prod)}}
             if size >= 100000:
                 entry["reload"] = reload_figures(work, pdns, info["probe"])
             results[size] = entry
@@ -492,6 +548,7 @@ def main():
             for server in servers:
                 server.stop()
             shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(logs, ignore_errors=True)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rounds": args.rounds, "seconds": args.seconds,
             "versions": versions()}
     text = report(results, meta)

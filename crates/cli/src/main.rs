@@ -31,7 +31,7 @@ fn main() -> ExitCode {
             config,
             listen,
             http,
-        } => serve::run(&config, listen, http),
+        } => serve::run(&config, listen, http, cli.log_format),
         Command::Check { config, strict } => check::run(&config, strict),
         Command::Import { source } => import::run(&source),
         Command::Records { config, format } => records::run(&config, format),

@@ -9,9 +9,15 @@ use privatelink_server::{Options, ServeError, Server};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::error;
 
+use crate::args::LogFormat;
 use crate::{EXIT_INVALID, EXIT_IO, EXIT_OK};
 
-pub(crate) fn run(config: &Path, listen: Vec<SocketAddr>, http: Option<SocketAddr>) -> u8 {
+pub(crate) fn run(
+    config: &Path,
+    listen: Vec<SocketAddr>,
+    http: Option<SocketAddr>,
+    log_format: LogFormat,
+) -> u8 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -26,6 +32,10 @@ pub(crate) fn run(config: &Path, listen: Vec<SocketAddr>, http: Option<SocketAdd
         config: config.to_path_buf(),
         listen,
         http,
+        log_format: match log_format {
+            LogFormat::Text => privatelink_server::LogFormat::Text,
+            LogFormat::Json => privatelink_server::LogFormat::Json,
+        },
     };
     match runtime.block_on(serve(options)) {
         Ok(()) => EXIT_OK,

@@ -42,6 +42,7 @@ pub mod store;
 pub mod wire;
 
 pub use engine::Engine;
+pub use observe::querylog::LogFormat;
 pub use reply::Outcome;
 pub use resolve::forward::Forwarder;
 pub use server::{Options, ServeError, Server};

@@ -17,6 +17,7 @@ use crate::engine::Engine;
 use crate::listen::tcp::TcpLimits;
 use crate::listen::{self, Bound, Running};
 use crate::observe::metrics::Metrics;
+use crate::observe::querylog::LogFormat;
 use crate::ops::health::Health;
 use crate::ops::http::{self, HttpApp};
 use crate::ops::notify::{notify_all, notify_every_zone};
@@ -40,6 +41,8 @@ pub struct Options {
     pub listen: Vec<SocketAddr>,
     /// Replaces `server.http`.
     pub http: Option<SocketAddr>,
+    /// How query-log lines are written (the `--log-format` of every log line).
+    pub log_format: LogFormat,
 }
 
 /// Why the server could not start or stopped by itself.
@@ -127,6 +130,7 @@ impl Server {
                 forwarder.clone(),
                 metrics.clone(),
                 memo_bytes,
+                options.log_format,
             )
             .map_err(|error| io_error("cannot start the query log", &error))?,
         );

@@ -28,13 +28,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::serialize::binary::BinEncodable;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 use privatelink_mapping::QueryType;
 use tracing::debug;
 
 use crate::observe::metrics::Metrics;
-use crate::observe::querylog::{Event, EventName, QueryLog};
+use crate::observe::querylog::{Event, EventName, LogFormat, QueryLog};
 use crate::reply::{self, Outcome, Reply};
 use crate::resolve::forward::Forwarder;
 use crate::resolve::transfer::{self, Transfer};
@@ -58,6 +59,9 @@ pub struct Received<'q> {
 }
 
 /// What to do with one received message.
+// `Respond` is the common case and carries the query-log event inline:
+// boxing it would allocate for every logged query.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Step {
     /// The response is in the output buffer: send it, then hand the note to
@@ -131,15 +135,17 @@ struct Asked {
 
 impl Engine {
     /// Up to `memo_bytes` of ready-to-send responses are kept for questions
-    /// answered from the cache (0: none; see [`memo`]).
+    /// answered from the cache (0: none; see [`memo`]); query-log lines
+    /// are written in `log_format`.
     pub fn new(
         store: Arc<MappingStore>,
         forwarder: Arc<Forwarder>,
         metrics: Arc<Metrics>,
         memo_bytes: u64,
+        log_format: LogFormat,
     ) -> std::io::Result<Self> {
         Ok(Self {
-            log: QueryLog::start(metrics.clone())?,
+            log: QueryLog::start(metrics.clone(), log_format)?,
             store,
             forwarder,
             metrics,
@@ -224,7 +230,9 @@ impl Engine {
                     Served::Declined => None,
                 };
                 if let Some((outcome, rcode)) = answered {
-                    let asked = snapshot.query_log.then(|| asked_plain(message, &question));
+                    let asked = self
+                        .logs(&snapshot)
+                        .then(|| asked_plain(message, &question));
                     let mut sent = self.count(received, asked, outcome, rcode, None);
                     sent.prepared = true;
                     return Step::Respond(sent);
@@ -245,8 +253,8 @@ impl Engine {
         let Some(request) = self.decode(received, out) else {
             return Step::Respond(self.count(
                 received,
-                snapshot.query_log.then_some(Asked {
-                    name: EventName::Unknown,
+                self.logs(&snapshot).then_some(Asked {
+                    name: EventName::unknown(),
                     qtype: None,
                 }),
                 Outcome::FormErr,
@@ -320,7 +328,7 @@ impl Engine {
         out: &mut Vec<u8>,
     ) -> Step {
         let encoded = reply::encode(out, request, reply, client, received.transport);
-        let asked = snapshot.query_log.then(|| asked_decoded(request));
+        let asked = self.logs(snapshot).then(|| asked_decoded(request));
         Step::Respond(self.count(
             received,
             asked,
@@ -350,18 +358,36 @@ impl Engine {
                 rcode,
                 upstream,
                 latency: std::time::Duration::ZERO,
+                at: std::time::SystemTime::now(),
             }),
             at: received.at,
             prepared: false,
         }
     }
 
+    /// Whether responses from `snapshot` are logged.
+    fn logs(&self, snapshot: &Snapshot) -> bool {
+        snapshot.query_log && self.log.enabled()
+    }
+
     /// A response was sent: its query-log event goes to the writer.
     pub fn sent(&self, sent: Sent) {
         if let Some(mut event) = sent.event {
             event.latency = sent.at.elapsed();
-            self.log.submit(event);
+            self.log.submit(vec![event]);
         }
+    }
+
+    /// A batch of responses was sent: their events go to the writer at once.
+    pub fn sent_all(&self, sent: &mut Vec<Sent>) {
+        let mut events = Vec::new();
+        for sent in sent.drain(..) {
+            if let Some(mut event) = sent.event {
+                event.latency = sent.at.elapsed();
+                events.push(event);
+            }
+        }
+        self.log.submit(events);
     }
 
     /// Answers a query that needed the upstreams, or sends a zone.
@@ -405,7 +431,7 @@ impl Engine {
                         snapshot.generation,
                     );
                 }
-                let asked = snapshot.query_log.then(|| asked_decoded(&request));
+                let asked = self.logs(&snapshot).then(|| asked_decoded(&request));
                 let sent = self.count(
                     &received,
                     asked,
@@ -420,7 +446,7 @@ impl Engine {
                 let Some(Transfer::Zone(messages)) = transfer::respond(&request, &snapshot) else {
                     return;
                 };
-                let asked = snapshot.query_log.then(|| asked_decoded(&request));
+                let asked = self.logs(&snapshot).then(|| asked_decoded(&request));
                 let sent = self.count(
                     &received,
                     asked,
@@ -445,12 +471,7 @@ impl Engine {
 /// The question of a plain query, for the log: its name as written.
 fn asked_plain(message: &[u8], question: &Question<'_>) -> Asked {
     Asked {
-        name: EventName::Wire(
-            message
-                .get(HEADER..question.end() - 4)
-                .unwrap_or(&[])
-                .into(),
-        ),
+        name: EventName::new(message.get(HEADER..question.end() - 4).unwrap_or(&[])),
         qtype: Some(question.qtype()),
     }
 }
@@ -458,11 +479,11 @@ fn asked_plain(message: &[u8], question: &Question<'_>) -> Asked {
 fn asked_decoded(request: &Request) -> Asked {
     match request.queries.queries().first() {
         Some(query) => Asked {
-            name: EventName::Decoded(query.original().name().clone()),
+            name: EventName::new(&query.original().name().to_bytes().unwrap_or_default()),
             qtype: Some(u16::from(query.query_type())),
         },
         None => Asked {
-            name: EventName::Unknown,
+            name: EventName::unknown(),
             qtype: None,
         },
     }

@@ -4,15 +4,21 @@
 //! spoofed), and the others are dropped, so a spoofed flood cannot use the
 //! server as an amplifier.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use hashbrown::{DefaultHashBuilder, HashMap};
 use privatelink_mapping::RateLimitSettings;
 
-/// Prefixes tracked at most; past this, idle buckets are forgotten.
-const MAX_TRACKED: usize = 100_000;
+/// Buckets are spread over this many locks, so that the socket threads
+/// seldom wait for each other.
+const SHARDS: usize = 16;
+/// Prefixes tracked at most per shard; past this, idle buckets are
+/// forgotten, and if a flood of fresh prefixes leaves none idle, the shard
+/// starts over (a forgotten bucket is full: at worst it allows one burst).
+const MAX_PER_SHARD: usize = 100_000 / SHARDS;
 /// A bucket unused this long is full again anyway and can be forgotten.
 const IDLE: Duration = Duration::from_secs(2);
 
@@ -33,11 +39,14 @@ struct Bucket {
     limited: u32,
 }
 
-/// Buckets per client prefix. A std mutex: held for a lookup and a few
-/// arithmetic operations, never across an await.
+/// Buckets per client prefix, in shards. Std mutexes: each is held for a
+/// lookup and a few arithmetic operations, never across an await. The
+/// table's hasher (foldhash) is seeded per process, so spoofed prefixes
+/// cannot be chosen to collide.
 #[derive(Debug, Default)]
 pub(crate) struct RateLimiter {
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    shards: [Mutex<HashMap<IpAddr, Bucket>>; SHARDS],
+    hasher: DefaultHashBuilder,
 }
 
 /// `client` with the host bits cleared, so that a prefix shares a bucket.
@@ -77,12 +86,16 @@ impl RateLimiter {
         }
         let rate = f64::from(settings.responses_per_second);
         let key = prefix_of(client, settings);
-        let mut buckets = match self.buckets.lock() {
+        let shard = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
+        let mut buckets = match self.shards[shard].lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if buckets.len() >= MAX_TRACKED {
+        if buckets.len() >= MAX_PER_SHARD && !buckets.contains_key(&key) {
             buckets.retain(|_, bucket| now.saturating_duration_since(bucket.last) < IDLE);
+            if buckets.len() >= MAX_PER_SHARD * 3 / 4 {
+                buckets.clear();
+            }
         }
         // A bucket holds one second's worth of responses.
         let bucket = buckets.entry(key).or_insert(Bucket {
@@ -190,6 +203,31 @@ mod tests {
                 Verdict::Drop
             );
         }
+    }
+
+    /// A flood of fresh prefixes (spoofed sources) keeps the table bounded
+    /// and each check cheap: no scan of the whole table per query.
+    #[test]
+    fn a_flood_of_prefixes_stays_bounded() {
+        let limiter = RateLimiter::new();
+        let s = settings(10, 2);
+        let now = Instant::now();
+        for i in 0..300_000u32 {
+            let client = IpAddr::from(std::net::Ipv4Addr::from(i << 8));
+            limiter.check(client, &s, now);
+        }
+        let tracked: usize = limiter
+            .shards
+            .iter()
+            .map(|shard| shard.lock().unwrap().len())
+            .sum();
+        assert!(tracked <= 100_000, "{tracked}");
+        // A known prefix keeps its bucket.
+        let client: IpAddr = "10.9.9.9".parse().unwrap();
+        for _ in 0..10 {
+            assert_eq!(limiter.check(client, &s, now), Verdict::Allow);
+        }
+        assert_ne!(limiter.check(client, &s, now), Verdict::Allow);
     }
 
     #[test]

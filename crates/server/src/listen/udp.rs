@@ -188,9 +188,7 @@ impl Worker {
                 }
             }
             send_all(fd, &mut send_headers, &answers, &outgoing, &destinations);
-            for sent in notes.drain(..) {
-                self.engine.sent(sent);
-            }
+            self.engine.sent_all(&mut notes);
         }
         Ok(())
     }

@@ -38,6 +38,7 @@ pub fn engine(mapping: &str) -> Result<Engine, String> {
         forwarder,
         metrics,
         1 << 18,
+        crate::observe::querylog::LogFormat::Json,
     )
     .map_err(|error| error.to_string())
 }
