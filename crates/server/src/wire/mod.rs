@@ -217,7 +217,19 @@ pub(crate) fn name_text(wire: &[u8]) -> String {
         if len == 0 || len > 63 {
             break;
         }
-        for &byte in wire.get(at + 1..at + 1 + usize::from(len)).unwrap_or(&[]) {
+        let label = wire.get(at + 1..at + 1 + usize::from(len)).unwrap_or(&[]);
+        // The query log writes a name per query: plain labels in one copy.
+        if label
+            .iter()
+            .all(|&b| (0x21..=0x7E).contains(&b) && b != b'.' && b != b'\\')
+            && let Ok(plain) = std::str::from_utf8(label)
+        {
+            text.push_str(plain);
+            text.push('.');
+            at += usize::from(len) + 1;
+            continue;
+        }
+        for &byte in label {
             match byte {
                 b'.' | b'\\' => {
                     text.push('\\');
