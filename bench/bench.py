@@ -498,6 +498,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--sizes", default="1000,100000")
+    parser.add_argument("--only", help="run only the workloads whose label contains this text (no reload figures)")
     parser.add_argument("--chart-only", action="store_true", help="redraw the chart from results/latest.json")
     args = parser.parse_args()
     if args.chart_only:
@@ -531,17 +532,20 @@ def main():
             for i in range(FORWARDED):
                 dns_query(PORT_PDNS, f"host{i}.example.com", timeout=1)
                 dns_query(PORT_UNBOUND, f"host{i}.example.com", timeout=1)
-            comparisons = [
-                compare("mapped A", pdns, knot, work / "mapped.txt", args.rounds, args.seconds),
-                compare("mixed", pdns, unbound, work / "mixed.txt", args.rounds, args.seconds),
-                compare("cached forwards", pdns, unbound, work / "forwarded.txt", args.rounds, args.seconds),
-                compare("mapped A, query log + RRL", prod, knot, work / "mapped.txt", args.rounds, args.seconds),
-                compare("mapped A over TCP", pdns, knot, work / "mapped.txt", args.rounds, args.seconds, tcp=True),
-                compare("mapped A over TCP, query log", prod, knot, work / "mapped.txt", args.rounds, args.seconds, tcp=True),
+            plan = [
+                ("mapped A", pdns, knot, "mapped.txt", False),
+                ("mixed", pdns, unbound, "mixed.txt", False),
+                ("cached forwards", pdns, unbound, "forwarded.txt", False),
+                ("mapped A, query log + RRL", prod, knot, "mapped.txt", False),
+                ("mapped A over TCP", pdns, knot, "mapped.txt", True),
+                ("mapped A over TCP, query log", prod, knot, "mapped.txt", True),
             ]
+            comparisons = [compare(label, ours, peer, work / queries, args.rounds, args.seconds, tcp=tcp)
+                           for label, ours, peer, queries, tcp in plan
+                           if not args.only or args.only in label]
             entry = {"comparisons": comparisons, "start_s": start_s,
                      "rss_mb": {s.name: s.peak_rss_mb() for s in (pdns, knot, unbound, prod)}}
-            if size >= 100000:
+            if size >= 100000 and not args.only:
                 entry["reload"] = reload_figures(work, pdns, info["probe"])
             results[size] = entry
         finally:

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::timeout;
@@ -23,6 +23,10 @@ use crate::wire::Transport;
 
 /// Queries of one connection being answered at once.
 pub const PIPELINE: usize = 16;
+/// Bytes read from a connection at once.
+const READ_BUFFER: usize = 8 << 10;
+/// Answers queued for a connection are written together up to this size.
+const WRITE_BATCH: usize = 16 << 10;
 
 /// The limits of the TCP listener.
 #[derive(Debug, Clone, Copy)]
@@ -57,11 +61,23 @@ pub async fn serve(listener: TcpListener, engine: Arc<Engine>, limits: TcpLimits
 
 async fn connection(stream: TcpStream, peer: SocketAddr, engine: Arc<Engine>, idle: Duration) {
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
+    // Pipelined queries arrive several to a segment: read them in one call.
+    let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
     let (frames, mut outgoing) = mpsc::channel::<Vec<u8>>(PIPELINE);
     let writing = tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(WRITE_BATCH);
         while let Some(frame) = outgoing.recv().await {
-            if writer.write_all(&frame).await.is_err() {
+            batch.clear();
+            batch.extend_from_slice(&frame);
+            // Answers already queued go out in the same write.
+            while batch.len() < WRITE_BATCH {
+                match outgoing.try_recv() {
+                    Ok(more) => batch.extend_from_slice(&more),
+                    Err(_) => break,
+                }
+            }
+            if writer.write_all(&batch).await.is_err() {
                 return;
             }
         }

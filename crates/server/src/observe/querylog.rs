@@ -39,6 +39,10 @@ pub const TARGET: &str = "privatelink_dns::query";
 const BACKLOG: usize = 1024;
 /// The most written at once: POSIX's limit for writes a pipe keeps whole.
 const PIPE_BUF: usize = 4096;
+/// After writing what was queued, the writer lets events gather this long
+/// before it waits again: a sender then finds no waiting writer to wake, and
+/// under load the writer wakes once per interval, not once per event.
+const SETTLE: Duration = Duration::from_millis(2);
 
 /// How query-log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -180,5 +184,6 @@ fn write_events(events: &Receiver<Vec<Event>>, format: LogFormat) {
             let _ = stderr.lock().write_all(&chunk);
             chunk.clear();
         }
+        std::thread::sleep(SETTLE);
     }
 }
