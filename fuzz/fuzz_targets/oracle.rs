@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use privatelink_server::testing::{FakeUpstream, differential, engine};
-use privatelink_server::wire::Transport;
+use privatelink_server::Transport;
 use privatelink_server::Engine;
 
 struct Fixture {

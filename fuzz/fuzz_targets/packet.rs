@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 use privatelink_server::testing::respond;
-use privatelink_server::wire::Transport;
+use privatelink_server::Transport;
 use privatelink_server::Engine;
 
 const MAPPING: &str = r#"

@@ -20,26 +20,29 @@
 //! ```
 //!
 //! Both answer paths write the header flags, the OPT record and truncation
-//! with the same [`wire`] functions; the oracle tests (`tests/oracle.rs`
+//! with the same `wire` functions; the oracle tests (`tests/oracle.rs`
 //! and the `oracle` fuzz target) prove their bytes equal.
 //!
-//! - [`wire`]: DNS wire constants, plain-query parsing, EDNS, header decisions.
-//! - [`store`]: the swappable snapshot every query reads.
-//! - [`engine`], [`resolve`], [`reply`]: from a query to a response.
-//! - [`listen`]: the UDP and TCP listeners.
-//! - [`observe`]: metrics and the query log.
-//! - [`ops`]: reload, file watching, NOTIFY, HTTP, readiness.
-//! - [`server`]: all of it put together, as `serve` runs it.
+//! The modules, from the bottom up (all private; what the binary, the tests
+//! and the fuzz targets use is re-exported here):
+//!
+//! - `wire`: DNS wire constants, plain-query parsing, EDNS, header decisions.
+//! - `store`: the swappable snapshot every query reads.
+//! - `engine`, `resolve`, `reply`: from a query to a response.
+//! - `listen`: the UDP and TCP listeners.
+//! - `observe`: metrics and the query log.
+//! - `ops`: reload, file watching, NOTIFY, HTTP, readiness.
+//! - `server`: all of it put together, as `serve` runs it.
 
-pub mod engine;
-pub mod listen;
-pub mod observe;
-pub mod ops;
-pub mod reply;
-pub mod resolve;
-pub mod server;
-pub mod store;
-pub mod wire;
+mod engine;
+mod listen;
+mod observe;
+mod ops;
+mod reply;
+mod resolve;
+mod server;
+mod store;
+mod wire;
 
 pub use engine::Engine;
 pub use observe::querylog::LogFormat;
@@ -47,6 +50,7 @@ pub use reply::Outcome;
 pub use resolve::forward::Forwarder;
 pub use server::{Options, ServeError, Server};
 pub use store::{MappingStore, Snapshot};
+pub use wire::Transport;
 
 /// Entry points for the fuzz targets in `fuzz/` and the oracle tests:
 /// internal steps exposed so that they can be driven without sockets. Not

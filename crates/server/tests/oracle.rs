@@ -14,8 +14,8 @@
 
 use std::net::SocketAddr;
 
+use privatelink_server::Transport;
 use privatelink_server::testing::{FakeUpstream, differential, engine};
-use privatelink_server::wire::Transport;
 
 const FAB1: &str = "1132794570626989392-ab-pod01-fab1.privatelink.we.backup.windowsazure.com";
 

@@ -11,8 +11,8 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub mod tcp;
-pub mod udp;
+pub(crate) mod tcp;
+pub(crate) mod udp;
 
 use crate::engine::Engine;
 use tcp::TcpLimits;
@@ -20,7 +20,7 @@ use udp::UdpWorkers;
 
 /// UDP sockets (one per worker) and a TCP listener on the same address and port.
 #[derive(Debug)]
-pub struct Bound {
+pub(crate) struct Bound {
     pub address: SocketAddr,
     udp: Vec<std::net::UdpSocket>,
     tcp: TcpListener,
@@ -29,7 +29,7 @@ pub struct Bound {
 /// Binds `workers` UDP sockets and a TCP listener on `address`. With port 0
 /// the system picks a port for UDP and TCP is bound to the same one,
 /// retried if another process took it in between.
-pub async fn bind(address: SocketAddr, workers: usize) -> io::Result<Bound> {
+pub(crate) async fn bind(address: SocketAddr, workers: usize) -> io::Result<Bound> {
     const ATTEMPTS: usize = 16;
     let mut last_error = None;
     for _ in 0..ATTEMPTS {
@@ -56,7 +56,7 @@ pub async fn bind(address: SocketAddr, workers: usize) -> io::Result<Bound> {
 
 /// The running listeners.
 #[derive(Debug)]
-pub struct Running {
+pub(crate) struct Running {
     udp: Vec<UdpWorkers>,
     tcp: Vec<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
@@ -65,7 +65,11 @@ pub struct Running {
 
 /// Starts serving `engine` on every bound address: UDP worker threads
 /// and TCP listeners with their limits.
-pub fn serve(engine: Arc<Engine>, sockets: Vec<Bound>, limits: TcpLimits) -> io::Result<Running> {
+pub(crate) fn serve(
+    engine: Arc<Engine>,
+    sockets: Vec<Bound>,
+    limits: TcpLimits,
+) -> io::Result<Running> {
     let stop = Arc::new(AtomicBool::new(false));
     let (report, failed) = mpsc::unbounded_channel();
     let runtime = Handle::current();
@@ -92,7 +96,7 @@ pub fn serve(engine: Arc<Engine>, sockets: Vec<Bound>, limits: TcpLimits) -> io:
 
 impl Running {
     /// Resolves if a UDP worker stops by itself (a fatal socket error).
-    pub async fn block_until_done(&mut self) -> Result<(), String> {
+    pub(crate) async fn block_until_done(&mut self) -> Result<(), String> {
         match self.failed.recv().await {
             Some(reason) => Err(reason),
             None => std::future::pending().await,
@@ -101,7 +105,7 @@ impl Running {
 
     /// Stops the listeners, then waits for the UDP queries already in the
     /// upstreams to be answered (TCP connections are closed).
-    pub async fn shutdown_gracefully(self) {
+    pub(crate) async fn shutdown_gracefully(self) {
         self.stop.store(true, Ordering::Relaxed);
         for task in &self.tcp {
             task.abort();

@@ -22,7 +22,7 @@ use crate::engine::{Engine, Received, Sink, Step};
 use crate::wire::Transport;
 
 /// Queries of one connection being answered at once.
-pub const PIPELINE: usize = 16;
+pub(crate) const PIPELINE: usize = 16;
 /// Bytes read from a connection at once.
 const READ_BUFFER: usize = 8 << 10;
 /// Answers queued for a connection are written together up to this size.
@@ -30,13 +30,13 @@ const WRITE_BATCH: usize = 16 << 10;
 
 /// The limits of the TCP listener.
 #[derive(Debug, Clone, Copy)]
-pub struct TcpLimits {
+pub(crate) struct TcpLimits {
     pub max_connections: usize,
     pub idle_timeout: Duration,
 }
 
 /// Accepts connections on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, engine: Arc<Engine>, limits: TcpLimits) {
+pub(crate) async fn serve(listener: TcpListener, engine: Arc<Engine>, limits: TcpLimits) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         // Take a slot first: past the limit, connections wait in the backlog.

@@ -26,7 +26,7 @@ use crate::engine::{Engine, Pending, Received, Sent, Sink, Step};
 use crate::wire::Transport;
 
 /// Queries waiting for upstreams at once, per listen address.
-pub const MAX_PENDING: usize = 4096;
+pub(crate) const MAX_PENDING: usize = 4096;
 /// Largest datagram read; queries are far smaller.
 const BUFFER: usize = 4096;
 /// Receive buffer asked for each socket.
@@ -38,7 +38,7 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Binds `count` UDP sockets to `address` with `SO_REUSEPORT`; port 0 gets
 /// one system-chosen port for all of them.
-pub fn bind(address: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
+pub(crate) fn bind(address: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
     let first = reuseport_socket(address)?;
     let bound = first.local_addr()?;
     let mut sockets = vec![first];
@@ -70,21 +70,21 @@ fn reuseport_socket(address: SocketAddr) -> io::Result<UdpSocket> {
 
 /// The running UDP workers of one address.
 #[derive(Debug)]
-pub struct UdpWorkers {
+pub(crate) struct UdpWorkers {
     threads: Vec<JoinHandle<()>>,
     pending: Arc<Semaphore>,
 }
 
 impl UdpWorkers {
     /// Joins the worker threads (after `stop` is set).
-    pub fn join(&mut self) {
+    pub(crate) fn join(&mut self) {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
 
     /// Resolves once no query of these workers waits for an upstream.
-    pub async fn drained(&self) {
+    pub(crate) async fn drained(&self) {
         let all = u32::try_from(MAX_PENDING).unwrap_or(u32::MAX);
         let _ = self.pending.acquire_many(all).await;
     }
@@ -92,7 +92,7 @@ impl UdpWorkers {
 
 /// Starts one worker thread per socket. A worker that stops on its own
 /// (a fatal socket error) reports on `failed`.
-pub fn serve(
+pub(crate) fn serve(
     sockets: Vec<UdpSocket>,
     engine: Arc<Engine>,
     runtime: Handle,

@@ -199,7 +199,7 @@ impl Metrics {
 }
 
 /// The rcode label: the mnemonic, upper case.
-pub fn rcode_label(rcode: ResponseCode) -> &'static str {
+pub(crate) fn rcode_label(rcode: ResponseCode) -> &'static str {
     match u16::from(rcode) {
         0 => "NOERROR",
         1 => "FORMERR",

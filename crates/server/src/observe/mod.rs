@@ -1,4 +1,4 @@
 //! What the engine reports: Prometheus metrics and the query log.
 
-pub mod metrics;
-pub mod querylog;
+pub(crate) mod metrics;
+pub(crate) mod querylog;

@@ -33,7 +33,7 @@ use crate::reply::Outcome;
 use crate::wire::Transport;
 
 /// The query-log target: filter with `RUST_LOG=privatelink_dns::query=off`.
-pub const TARGET: &str = "privatelink_dns::query";
+pub(crate) const TARGET: &str = "privatelink_dns::query";
 
 /// Batches waiting for the writer at most.
 const BACKLOG: usize = 1024;

@@ -7,7 +7,7 @@ use super::reload::Reloader;
 
 /// What a load balancer needs to know.
 #[derive(Debug)]
-pub struct Health {
+pub(crate) struct Health {
     listening: AtomicBool,
     /// With `server.strict_readiness`, a failed last reload makes the server
     /// not ready, so a rolling update with a broken file stops early. By
@@ -18,7 +18,7 @@ pub struct Health {
 }
 
 impl Health {
-    pub fn new(reloader: Arc<Reloader>, strict: bool) -> Self {
+    pub(crate) fn new(reloader: Arc<Reloader>, strict: bool) -> Self {
         Self {
             listening: AtomicBool::new(false),
             strict,
@@ -27,12 +27,12 @@ impl Health {
     }
 
     /// Every DNS socket is bound and served.
-    pub fn set_listening(&self) {
+    pub(crate) fn set_listening(&self) {
         self.listening.store(true, Ordering::Release);
     }
 
     /// `Ok` when ready, else why not.
-    pub fn ready(&self) -> Result<(), &'static str> {
+    pub(crate) fn ready(&self) -> Result<(), &'static str> {
         if !self.listening.load(Ordering::Acquire) {
             return Err("DNS sockets are not listening yet");
         }

@@ -24,7 +24,7 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the endpoint serves.
 #[derive(Debug)]
-pub struct HttpApp {
+pub(crate) struct HttpApp {
     pub registry: Registry,
     pub health: Arc<Health>,
 }
@@ -74,7 +74,7 @@ fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
 }
 
 /// Serves HTTP on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, app: Arc<HttpApp>) {
+pub(crate) async fn serve(listener: TcpListener, app: Arc<HttpApp>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,

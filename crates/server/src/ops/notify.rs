@@ -25,7 +25,7 @@ const WAIT: Duration = Duration::from_secs(2);
 
 /// Sends NOTIFY for every zone in `zones` to every secondary in `targets`,
 /// in the background.
-pub fn notify_all(zones: &[DomainName], targets: &[SocketAddr]) {
+pub(crate) fn notify_all(zones: &[DomainName], targets: &[SocketAddr]) {
     for zone in zones {
         let Ok(apex) = Name::from_ascii(format!("{zone}.")) else {
             continue;
@@ -51,7 +51,7 @@ pub fn notify_all(zones: &[DomainName], targets: &[SocketAddr]) {
 
 /// Sends NOTIFY for every zone of `snapshot` to its secondaries, when
 /// transfers are on.
-pub fn notify_every_zone(snapshot: &Snapshot) {
+pub(crate) fn notify_every_zone(snapshot: &Snapshot) {
     if snapshot.transfers.notify.is_empty() || snapshot.transfers.allow.is_empty() {
         return;
     }

@@ -20,7 +20,7 @@ use crate::store::{MappingStore, Snapshot};
 
 /// What asked for a reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
+pub(crate) enum Trigger {
     /// SIGHUP: always reload, even an unchanged file.
     Signal,
     /// The file (or its directory) changed.
@@ -28,7 +28,7 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Signal => "signal",
             Self::FileChange => "file-change",
@@ -46,7 +46,7 @@ impl Trigger {
 /// one thread, every mapping reuses the memory its predecessor left in the
 /// same arena.
 #[derive(Debug)]
-pub struct MappingThread {
+pub(crate) struct MappingThread {
     jobs: std::sync::mpsc::Sender<Job>,
 }
 
@@ -54,7 +54,7 @@ type Job = Box<dyn FnOnce() + Send>;
 
 impl MappingThread {
     /// Starts the thread; it ends when the `MappingThread` is dropped.
-    pub fn start() -> std::io::Result<Self> {
+    pub(crate) fn start() -> std::io::Result<Self> {
         let (jobs, incoming) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("mapping".into())
@@ -68,7 +68,10 @@ impl MappingThread {
 
     /// Runs `job` on the thread and blocks until it is done (start-up only:
     /// never from the runtime). `None` if the thread is gone.
-    pub fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    pub(crate) fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
         let (done, result) = std::sync::mpsc::channel();
         self.jobs
             .send(Box::new(move || {
@@ -79,7 +82,7 @@ impl MappingThread {
     }
 
     /// Runs `job` on the thread; the caller's task waits, its thread does not.
-    pub async fn run_async<T: Send + 'static>(
+    pub(crate) async fn run_async<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
@@ -95,7 +98,7 @@ impl MappingThread {
 
 /// What a reload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReloadOutcome {
+pub(crate) enum ReloadOutcome {
     /// A new mapping is in service. `serials_changed`: the zones whose SOA
     /// serial grew (transfers enabled), to be NOTIFYed to secondaries.
     Applied {
@@ -112,7 +115,7 @@ pub enum ReloadOutcome {
 /// Settings fixed for the life of the process; a reload that changes them
 /// reports that a restart is needed and applies the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartupSettings {
+pub(crate) struct StartupSettings {
     /// `server.listen` as read at start-up, or `None` when `--listen` overrode it.
     pub listen: Option<Vec<SocketAddr>>,
     /// `server.http` as read at start-up; `None` when unset or when `--http` overrode it.
@@ -131,7 +134,7 @@ pub struct StartupSettings {
 
 /// How many reloads ended which way, since start-up.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReloadCounts {
+pub(crate) struct ReloadCounts {
     pub applied: u64,
     pub rejected: u64,
     pub unchanged: u64,
@@ -139,7 +142,7 @@ pub struct ReloadCounts {
 
 /// Reloads one file into one store.
 #[derive(Debug)]
-pub struct Reloader {
+pub(crate) struct Reloader {
     path: PathBuf,
     store: Arc<MappingStore>,
     startup: StartupSettings,
@@ -153,7 +156,7 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    pub fn new(path: PathBuf, store: Arc<MappingStore>, startup: StartupSettings) -> Self {
+    pub(crate) fn new(path: PathBuf, store: Arc<MappingStore>, startup: StartupSettings) -> Self {
         Self {
             path,
             store,
@@ -166,22 +169,17 @@ impl Reloader {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The store this reloader swaps mappings into.
-    pub fn store(&self) -> &MappingStore {
+    pub(crate) fn store(&self) -> &MappingStore {
         &self.store
     }
 
-    /// Reloads that were rejected since start-up.
-    pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
-    }
-
     /// How many reloads were applied, rejected, or found nothing new.
-    pub fn counts(&self) -> ReloadCounts {
+    pub(crate) fn counts(&self) -> ReloadCounts {
         ReloadCounts {
             applied: self.applied.load(Ordering::Relaxed),
             rejected: self.failures.load(Ordering::Relaxed),
@@ -190,12 +188,12 @@ impl Reloader {
     }
 
     /// True while the most recent reload attempt was rejected.
-    pub fn last_failed(&self) -> bool {
+    pub(crate) fn last_failed(&self) -> bool {
         self.last_failed.load(Ordering::Relaxed)
     }
 
     /// Loads the file and swaps it in if it is valid.
-    pub fn reload(&self, trigger: Trigger) -> ReloadOutcome {
+    pub(crate) fn reload(&self, trigger: Trigger) -> ReloadOutcome {
         let started = Instant::now();
         let mut last_rejected = match self.last_rejected.lock() {
             Ok(guard) => guard,
@@ -379,7 +377,7 @@ impl Reloader {
 /// Prepares the first mapping a server serves (generation 1). With
 /// transfers on, its serials start from the clock, so that after a restart
 /// the zones look newer to the secondaries than anything served before.
-pub fn first_snapshot(mut loaded: Loaded) -> Result<Snapshot, hickory_proto::ProtoError> {
+pub(crate) fn first_snapshot(mut loaded: Loaded) -> Result<Snapshot, hickory_proto::ProtoError> {
     if loaded.settings.server.transfers_enabled() {
         loaded.mapping.stamp_serials(unix_now());
     }
@@ -397,7 +395,7 @@ fn unix_now() -> u32 {
 
 /// Why a file did not load (the problems are already logged).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoadFailure {
+pub(crate) enum LoadFailure {
     /// Missing, unreadable, or not UTF-8.
     Unreadable,
     /// Read, but invalid; `sha256` fingerprints the rejected content.
@@ -405,7 +403,7 @@ pub enum LoadFailure {
 }
 
 /// Loads `path`, logging every problem with its file, line and field.
-pub fn load_logged(path: &Path) -> Result<Loaded, LoadFailure> {
+pub(crate) fn load_logged(path: &Path) -> Result<Loaded, LoadFailure> {
     match load_file(path) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
@@ -432,7 +430,7 @@ pub fn load_logged(path: &Path) -> Result<Loaded, LoadFailure> {
 
 /// One log event per problem: the rendered `FILE:LINE: field: message (hint)`
 /// for people, and file, line and field as fields for log pipelines.
-pub fn log_diagnostic(diagnostic: &Diagnostic) {
+pub(crate) fn log_diagnostic(diagnostic: &Diagnostic) {
     let (file, line, field) = (
         &*diagnostic.file,
         diagnostic.line,

@@ -18,7 +18,7 @@ use crate::resolve::forward::Forwarder;
 use crate::store::MappingStore;
 
 /// Reads the server's state at scrape time.
-pub struct StateCollector {
+pub(crate) struct StateCollector {
     pub store: Arc<MappingStore>,
     pub forwarder: Arc<Forwarder>,
     pub reloader: Arc<Reloader>,

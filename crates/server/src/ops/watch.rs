@@ -21,20 +21,20 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{debug, warn};
 
 /// How long the directory must stay quiet before a reload.
-pub const QUIET: Duration = Duration::from_millis(150);
+pub(crate) const QUIET: Duration = Duration::from_millis(150);
 /// The longest a reload waits for writes to settle.
-pub const MAX_WAIT: Duration = Duration::from_secs(1);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// A running watch on the mapping file.
 #[derive(Debug)]
-pub struct FileWatcher {
+pub(crate) struct FileWatcher {
     _watcher: RecommendedWatcher,
     events: mpsc::Receiver<()>,
 }
 
 impl FileWatcher {
     /// Starts watching `path`'s directory (and its symlink target's).
-    pub fn start(path: &Path) -> notify::Result<Self> {
+    pub(crate) fn start(path: &Path) -> notify::Result<Self> {
         let path = std::path::absolute(path)?;
         let directory = path
             .parent()
@@ -82,7 +82,7 @@ impl FileWatcher {
 
     /// Waits for the next change, then for writes to settle. `None` when
     /// the watcher has stopped.
-    pub async fn next_change(&mut self) -> Option<()> {
+    pub(crate) async fn next_change(&mut self) -> Option<()> {
         self.events.recv().await?;
         let started = Instant::now();
         let give_up = started + MAX_WAIT;

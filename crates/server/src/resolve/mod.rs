@@ -12,7 +12,7 @@
 
 pub(crate) mod authoritative;
 pub(crate) mod chain;
-pub mod forward;
+pub(crate) mod forward;
 pub(crate) mod transfer;
 
 use std::time::Instant;

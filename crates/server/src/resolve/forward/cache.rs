@@ -19,9 +19,9 @@ use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use moka::Expiry;
 
 /// TTL of a stale answer (RFC 8767 §4).
-pub const STALE_TTL: u32 = 30;
+pub(crate) const STALE_TTL: u32 = 30;
 /// No answer is cached for longer than a day, whatever its TTL.
-pub const MAX_TTL: u32 = 86_400;
+pub(crate) const MAX_TTL: u32 = 86_400;
 
 /// What an answer is cached under.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

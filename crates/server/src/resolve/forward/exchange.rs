@@ -18,7 +18,7 @@ use crate::wire::edns::MAX_UDP_PAYLOAD;
 
 /// Why an attempt produced no usable answer.
 #[derive(Debug, thiserror::Error)]
-pub enum ExchangeError {
+pub(crate) enum ExchangeError {
     #[error("no answer before the deadline")]
     Timeout,
     #[error("{0}")]
@@ -33,7 +33,7 @@ pub enum ExchangeError {
 
 impl ExchangeError {
     /// The metrics label of this failure.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::Timeout => "timeout",
             Self::Io(_) | Self::Encode(_) => "io",

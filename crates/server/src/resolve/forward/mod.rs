@@ -28,12 +28,11 @@ use tracing::debug;
 
 use crate::observe::metrics::Metrics;
 
-pub use cache::{AnswerCache, CacheKey, CacheStats, MAX_TTL, STALE_TTL};
-pub use exchange::ExchangeError;
+pub(crate) use cache::{AnswerCache, CacheKey, MAX_TTL};
 use exchange::{UpstreamQuery, exchange};
 use inflight::{Flight, InFlight};
-pub use pool::{BACKOFF_BASE, BACKOFF_MAX, LATENCY_BAND, UpstreamPool};
-pub use sanitize::{MAX_CHAIN, chain, sanitize};
+pub(crate) use pool::UpstreamPool;
+pub(crate) use sanitize::{chain, sanitize};
 
 /// The metrics label of an upstream's failing rcode.
 fn rcode_error_kind(rcode: ResponseCode) -> &'static str {

@@ -17,11 +17,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Latencies within one band count as equal.
-pub const LATENCY_BAND: Duration = Duration::from_millis(50);
+pub(crate) const LATENCY_BAND: Duration = Duration::from_millis(50);
 /// The first back-off after a failure.
-pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
+pub(crate) const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// The longest back-off.
-pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
+pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Health {

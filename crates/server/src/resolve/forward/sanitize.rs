@@ -9,11 +9,11 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 /// The longest CNAME chain followed; Azure's resolver stops at about 8.
-pub const MAX_CHAIN: usize = 16;
+pub(crate) const MAX_CHAIN: usize = 16;
 
 /// The names of the CNAME chain starting at `qname`, in order, as far as
 /// the answer section spells it (loops stop the walk).
-pub fn chain(qname: &Name, message: &Message) -> Vec<Name> {
+pub(crate) fn chain(qname: &Name, message: &Message) -> Vec<Name> {
     let mut names = vec![qname.clone()];
     while names.len() <= MAX_CHAIN {
         let Some(current) = names.last() else { break };
@@ -35,7 +35,7 @@ pub fn chain(qname: &Name, message: &Message) -> Vec<Name> {
 /// Drops answer records outside the chain, authority records that are not
 /// zone data (SOA, NS, DNSSEC proofs) of a zone at or above the chain's end,
 /// and the whole additional section.
-pub fn sanitize(qname: &Name, message: &mut Message) {
+pub(crate) fn sanitize(qname: &Name, message: &mut Message) {
     let names = chain(qname, message);
     message
         .answers
