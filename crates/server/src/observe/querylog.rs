@@ -127,6 +127,19 @@ impl QueryLog {
         })
     }
 
+    /// A log whose writer never runs, so that its queue fills (tests).
+    #[cfg(test)]
+    fn detached(metrics: Arc<Metrics>) -> (Self, Receiver<Vec<Event>>) {
+        let (events, receiver) = mpsc::sync_channel(BACKLOG);
+        let log = Self {
+            events,
+            metrics,
+            enabled: true,
+            dropping: AtomicBool::new(false),
+        };
+        (log, receiver)
+    }
+
     /// Whether events are written at all (the log filter may silence them).
     pub(crate) fn enabled(&self) -> bool {
         self.enabled
@@ -185,5 +198,45 @@ fn write_events(events: &Receiver<Vec<Event>>, format: LogFormat) {
             chunk.clear();
         }
         std::thread::sleep(SETTLE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    fn event() -> Event {
+        Event {
+            client: "127.0.0.1:5353".parse().unwrap(),
+            transport: Transport::Udp,
+            name: EventName::new(b"\x01a\x00"),
+            qtype: Some(1),
+            outcome: Outcome::Mapped,
+            rcode: ResponseCode::NoError,
+            upstream: None,
+            latency: Duration::ZERO,
+            at: UNIX_EPOCH,
+        }
+    }
+
+    /// A writer that cannot keep up costs events, counted, and never blocks
+    /// the sender; once the queue drains, events pass again.
+    #[test]
+    fn a_full_queue_drops_and_counts_events_without_waiting() {
+        let metrics = Arc::new(Metrics::new());
+        let (log, queue) = QueryLog::detached(metrics.clone());
+        for _ in 0..BACKLOG {
+            log.submit(vec![event(), event()]);
+        }
+        assert_eq!(metrics.query_log_dropped.get(), 0);
+        log.submit(vec![event(), event(), event()]);
+        assert_eq!(metrics.query_log_dropped.get(), 3);
+        assert!(log.dropping.load(Ordering::Relaxed));
+        let _ = queue.recv().unwrap();
+        log.submit(vec![event()]);
+        assert_eq!(metrics.query_log_dropped.get(), 3);
+        assert!(!log.dropping.load(Ordering::Relaxed));
     }
 }
