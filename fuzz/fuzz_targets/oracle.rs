@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use privatelink_server::testing::{FakeUpstream, differential, engine};
+use privatelink_server::testing::{FakeUpstream, differential, engine, oracle_mapping};
 use privatelink_server::Transport;
 use privatelink_server::Engine;
 
@@ -24,37 +24,7 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let upstream = FakeUpstream::start();
-        let mapping = format!(
-            r#"
-[server]
-allow = ["127.0.0.0/8"]
-allow_transfer = ["127.0.0.0/8"]
-[forward]
-upstreams = ["{}"]
-timeout_ms = 500
-[[forward.rule]]
-suffix = "queue.core.windows.net"
-upstreams = ["{}"]
-[[zone]]
-name = "privatelink.vaultcore.azure.net"
-fallback = "forward"
-[[vault]]
-name = "v"
-id = "1132794570626989392"
-geo = "we"
-[vault.backup]
-fab1 = "10.10.0.4"
-[[vault.storage]]
-account = "weacct01pod01ecs114"
-role = "ecs"
-blob = "10.10.0.12"
-queue = "10.10.0.13"
-[records]
-"multi.privatelink.blob.core.windows.net" = ["10.0.0.1", "10.0.0.2", "fd00::1"]
-"app.deep.privatelink.blob.core.windows.net" = "10.0.0.3"
-"#,
-            upstream.address, upstream.failing
-        );
+        let mapping = oracle_mapping(upstream.address, upstream.failing, "");
         Fixture {
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -68,13 +38,16 @@ queue = "10.10.0.13"
 
 fuzz_target!(|data: &[u8]| {
     let fixture = fixture();
-    let peer = SocketAddr::from(([127, 0, 0, 1], 5353));
-    for transport in [Transport::Udp, Transport::Tcp] {
-        if let Err(difference) = fixture
-            .runtime
-            .block_on(differential(&fixture.engine, data, data, peer, transport))
-        {
-            panic!("{difference}");
+    // An allowed client, and one that may also transfer the zones.
+    for peer in [[127, 0, 0, 1], [127, 0, 0, 2]] {
+        let peer = SocketAddr::from((peer, 5353));
+        for transport in [Transport::Udp, Transport::Tcp] {
+            if let Err(difference) = fixture
+                .runtime
+                .block_on(differential(&fixture.engine, data, data, peer, transport))
+            {
+                panic!("{difference}");
+            }
         }
     }
 });

@@ -15,54 +15,9 @@
 use std::net::SocketAddr;
 
 use privatelink_server::Transport;
-use privatelink_server::testing::{FakeUpstream, differential, engine};
+use privatelink_server::testing::{FakeUpstream, differential, engine, oracle_mapping as mapping};
 
 const FAB1: &str = "1132794570626989392-ab-pod01-fab1.privatelink.we.backup.windowsazure.com";
-
-/// The mapping every engine here serves, with `extra` settings.
-fn mapping(upstream: SocketAddr, failing: SocketAddr, extra: &str) -> String {
-    let many: Vec<String> = (1..=40).map(|i| format!("\"10.0.1.{i}\"")).collect();
-    format!(
-        r#"
-[server]
-allow = ["127.0.0.0/8", "::1/128"]
-allow_transfer = ["127.0.0.2/32"]
-{extra}
-[forward]
-upstreams = ["{upstream}"]
-timeout_ms = 2000
-
-[[forward.rule]]
-suffix = "queue.core.windows.net"
-upstreams = ["{failing}"]
-
-[[zone]]
-name = "privatelink.vaultcore.azure.net"
-fallback = "forward"
-
-[[vault]]
-name = "rsv"
-id = "1132794570626989392"
-geo = "we"
-[vault.backup]
-fab1 = "10.10.0.4"
-
-[[vault.storage]]
-account = "weacct01pod01ecs114"
-role = "ecs"
-blob = "10.10.0.12"
-queue = "10.10.0.13"
-
-[records]
-"multi.privatelink.blob.core.windows.net" = ["10.10.0.30", "10.10.0.31", "fd00::30"]
-"v6only.privatelink.blob.core.windows.net" = "fd00::31"
-"app.deep.privatelink.blob.core.windows.net" = "10.10.0.32"
-"kv1.privatelink.vaultcore.azure.net" = "10.10.0.40"
-"big.privatelink.blob.core.windows.net" = [{}]
-"#,
-        many.join(", ")
-    )
-}
 
 /// The settings the oracle runs under.
 const SETTINGS: [(&str, &str); 4] = [
