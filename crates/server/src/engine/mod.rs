@@ -197,7 +197,9 @@ impl Engine {
             }
         }
         let mut memo = None;
-        if self.prepared.load(Ordering::Relaxed) && snapshot.allow.allows(client.ip()) {
+        // The allow-list, decided once for both paths.
+        let allowed = snapshot.allow.allows(client.ip());
+        if self.prepared.load(Ordering::Relaxed) && allowed {
             let mut key = [0u8; 255];
             if let Some(question) = query::parse(message, &mut key) {
                 let limit = ClientEdns::plain(question.opt()).limit(received.transport);
@@ -239,7 +241,13 @@ impl Engine {
                 }
             }
         }
-        self.reference(received, arc_swap::Guard::into_inner(snapshot), memo, out)
+        self.reference(
+            received,
+            arc_swap::Guard::into_inner(snapshot),
+            allowed,
+            memo,
+            out,
+        )
     }
 
     /// The reference path: decode with hickory, decide, encode.
@@ -247,6 +255,7 @@ impl Engine {
         &self,
         received: &Received<'_>,
         snapshot: Arc<Snapshot>,
+        allowed: bool,
         memo: Option<MemoKey>,
         out: &mut Vec<u8>,
     ) -> Step {
@@ -263,7 +272,7 @@ impl Engine {
             ));
         };
         let client = ClientEdns::negotiate(request.edns.as_ref());
-        let work = match resolve::decide(&request, &snapshot, &client) {
+        let work = match resolve::decide(&request, &snapshot, &client, allowed) {
             Decision::Reply(reply) => {
                 return self.encode(received, &snapshot, &request, &reply, &client, out);
             }

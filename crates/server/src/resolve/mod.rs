@@ -42,13 +42,19 @@ pub(crate) enum Decision {
 }
 
 /// Decides the reply to one request from `snapshot`, in the order every
-/// query is checked: transfers (their own ACL), the allow-list, opcode,
-/// EDNS version, question count, class, QTYPE, then the mapping.
-pub(crate) fn decide(request: &Request, snapshot: &Snapshot, client: &ClientEdns) -> Decision {
+/// query is checked: transfers (their own ACL), the allow-list (`allowed`,
+/// decided once by the engine for both paths), opcode, EDNS version,
+/// question count, class, QTYPE, then the mapping.
+pub(crate) fn decide(
+    request: &Request,
+    snapshot: &Snapshot,
+    client: &ClientEdns,
+    allowed: bool,
+) -> Decision {
     if !client.bad_version && transfer::is_transfer(request) {
         return Decision::Transfer;
     }
-    if !snapshot.allow.allows(request.src().ip()) {
+    if !allowed {
         debug!(client = %request.src(), "refusing a client outside the allow-list");
         return Decision::Reply(Reply::error(Outcome::Refused, ResponseCode::Refused));
     }
