@@ -19,16 +19,18 @@ use crate::resolve::forward::{Forwarder, sanitize};
 use crate::store::{MappingStore, Snapshot};
 use crate::wire::{Transport, mapped_record_type};
 
-/// An engine serving `mapping` (a mapping file's text) with a small cache
-/// and a memo, and no socket. `Err` names the first problem of an invalid
-/// mapping.
+/// An engine serving `mapping` (a mapping file's text) with a cache and a
+/// memo, and no socket. `Err` names the first problem of an invalid mapping.
+/// The cache is large enough that a fuzz run does not fill it: an entry the
+/// cache evicts between the two sides of the oracle would be asked upstream
+/// by one side and found in the memo by the other, and TTLs would differ.
 pub fn engine(mapping: &str) -> Result<Engine, String> {
     let loaded =
         privatelink_mapping::load_str("fuzz.toml", mapping).map_err(|error| error.to_string())?;
     let snapshot = Snapshot::new(loaded, 1).map_err(|error| error.to_string())?;
     let metrics = Arc::new(Metrics::new());
     let forwarder = Arc::new(Forwarder::new(
-        1 << 20,
+        64 << 20,
         Duration::from_secs(60),
         16,
         metrics.clone(),
@@ -37,7 +39,7 @@ pub fn engine(mapping: &str) -> Result<Engine, String> {
         Arc::new(MappingStore::new(snapshot)),
         forwarder,
         metrics,
-        1 << 18,
+        16 << 20,
         crate::observe::querylog::LogFormat::Json,
     )
     .map_err(|error| error.to_string())

@@ -53,6 +53,30 @@ pub(crate) fn sanitize(qname: &Name, message: &mut Message) {
         ) && record.name.zone_of(&last)
     });
     message.additionals.clear();
+    negative_soa_ttls(message);
+}
+
+/// In a negative answer (NXDOMAIN, or NOERROR without the data asked for),
+/// the SOA's TTL is how long the answer may be cached: min(its TTL, its
+/// MINIMUM) (RFC 2308 §3, §5). Set so here, a fresh answer says what the
+/// same answer from the cache says (the cache keeps it that long).
+fn negative_soa_ttls(message: &mut Message) {
+    let negative = match message.metadata.response_code {
+        hickory_proto::op::ResponseCode::NXDomain => true,
+        hickory_proto::op::ResponseCode::NoError => message
+            .answers
+            .iter()
+            .all(|record| record.record_type() == RecordType::CNAME),
+        _ => false,
+    };
+    if !negative {
+        return;
+    }
+    for record in &mut message.authorities {
+        if let RData::SOA(soa) = &record.data {
+            record.ttl = record.ttl.min(soa.minimum);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -92,6 +116,30 @@ mod tests {
         message.authorities = authorities;
         message.additionals = additionals;
         message
+    }
+
+    /// The oracle fuzz target's find: a fresh NXDOMAIN relayed the SOA with
+    /// TTL 300, the same answer from the cache with 60 (its MINIMUM).
+    #[test]
+    fn negative_answers_carry_the_soa_ttl_they_are_cached_for() {
+        let long_soa = |ttl| {
+            let data = SOA::new(name("ns.example."), name("h.example."), 1, 1, 1, 1, 60);
+            Record::from_rdata(name("example."), ttl, RData::SOA(data))
+        };
+        let mut nxdomain = message(vec![], vec![long_soa(300)], vec![]);
+        nxdomain.metadata.response_code = hickory_proto::op::ResponseCode::NXDomain;
+        sanitize(&name("x.example."), &mut nxdomain);
+        assert_eq!(nxdomain.authorities[0].ttl, 60);
+        let mut short = message(vec![], vec![long_soa(30)], vec![]);
+        sanitize(&name("x.example."), &mut short);
+        assert_eq!(short.authorities[0].ttl, 30, "a shorter TTL stays");
+        let mut positive = message(
+            vec![a("x.example.", [192, 0, 2, 1])],
+            vec![long_soa(300)],
+            vec![],
+        );
+        sanitize(&name("x.example."), &mut positive);
+        assert_eq!(positive.authorities[0].ttl, 300, "only negative answers");
     }
 
     #[test]
