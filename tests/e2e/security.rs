@@ -235,3 +235,54 @@ fn past_max_inflight_forwarded_questions_get_servfail_at_once() {
     );
     assert_eq!(a_records(&first.join().unwrap()), ["192.0.2.1"]);
 }
+
+/// Issue 18, item 1: clients that ask and never read once pinned their
+/// connection slots for ever. Now a connection whose client has not taken
+/// an answer for `tcp_idle_timeout_s` is closed, and the slot serves others.
+#[test]
+fn tcp_clients_that_never_read_lose_their_slot_after_the_idle_timeout() {
+    let many: Vec<String> = (0..200)
+        .map(|i| format!("\"10.20.{}.{}\"", i / 200, i % 200 + 1))
+        .collect();
+    let big = format!(
+        "\"big.privatelink.blob.core.windows.net\" = [{}]\n",
+        many.join(", ")
+    );
+    let server = TestServer::start(&with(
+        "tcp_max_connections = 2\ntcp_idle_timeout_s = 1",
+        &big,
+    ));
+    let wire = client::query("big.privatelink.blob.core.windows.net.", RecordType::A)
+        .to_vec()
+        .unwrap();
+    let mut framed = u16::try_from(wire.len()).unwrap().to_be_bytes().to_vec();
+    framed.extend_from_slice(&wire);
+    let burst: Vec<u8> = framed
+        .iter()
+        .copied()
+        .cycle()
+        .take(framed.len() * 5_000)
+        .collect();
+    // Two clients take both slots, ask for 5,000 answers of 3 KB each, and never read.
+    let stuck: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.addr).unwrap();
+            stream
+                .set_write_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let _ = stream.write_all(&burst);
+            stream
+        })
+        .collect();
+    // A third client is served once a stuck one is closed.
+    let started = Instant::now();
+    let mut third = TcpClient::connect(server.addr);
+    let answer = third.ask(&client::query(FAB1, RecordType::A));
+    assert_eq!(a_records(&answer), ["10.10.0.4"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(stuck);
+}

@@ -6,7 +6,7 @@
 //! and in whatever order they finish. At most `tcp_max_connections`
 //! connections are served at once; further ones wait in the kernel's
 //! backlog. A connection with nothing to read for `tcp_idle_timeout` is
-//! closed.
+//! closed, and so is one whose client has not taken an answer for as long.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,8 +77,15 @@ async fn connection(stream: TcpStream, peer: SocketAddr, engine: Arc<Engine>, id
                     Err(_) => break,
                 }
             }
-            if writer.write_all(&batch).await.is_err() {
-                return;
+            // A client that does not read would hold the connection (and
+            // its queued answers) for ever: it gets the idle timeout too.
+            match timeout(idle, writer.write_all(&batch)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    debug!(%peer, ?idle, "closing a TCP connection whose client does not read");
+                    return;
+                }
             }
         }
         let _ = writer.shutdown().await;
