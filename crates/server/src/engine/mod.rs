@@ -59,9 +59,6 @@ pub struct Received<'q> {
 }
 
 /// What to do with one received message.
-// `Respond` is the common case and carries the query-log event inline:
-// boxing it would allocate for every logged query.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Step {
     /// The response is in the output buffer: send it, then hand the note to
@@ -76,7 +73,9 @@ pub enum Step {
 /// What is left to do once a response is sent: its query-log event.
 #[derive(Debug)]
 pub struct Sent {
-    event: Option<Event>,
+    /// Boxed: the step is returned for every query, logged or not, and an
+    /// event holds a whole name.
+    event: Option<Box<Event>>,
     at: Instant,
     prepared: bool,
 }
@@ -358,16 +357,18 @@ impl Engine {
     ) -> Sent {
         self.metrics.query(received.transport, outcome, rcode);
         Sent {
-            event: asked.map(|asked| Event {
-                client: received.client,
-                transport: received.transport,
-                name: asked.name,
-                qtype: asked.qtype,
-                outcome,
-                rcode,
-                upstream,
-                latency: std::time::Duration::ZERO,
-                at: std::time::SystemTime::now(),
+            event: asked.map(|asked| {
+                Box::new(Event {
+                    client: received.client,
+                    transport: received.transport,
+                    name: asked.name,
+                    qtype: asked.qtype,
+                    outcome,
+                    rcode,
+                    upstream,
+                    latency: std::time::Duration::ZERO,
+                    at: std::time::SystemTime::now(),
+                })
             }),
             at: received.at,
             prepared: false,
@@ -383,7 +384,7 @@ impl Engine {
     pub fn sent(&self, sent: Sent) {
         if let Some(mut event) = sent.event {
             event.latency = sent.at.elapsed();
-            self.log.submit(vec![event]);
+            self.log.submit(vec![*event]);
         }
     }
 
@@ -393,7 +394,7 @@ impl Engine {
         for sent in sent.drain(..) {
             if let Some(mut event) = sent.event {
                 event.latency = sent.at.elapsed();
-                events.push(event);
+                events.push(*event);
             }
         }
         self.log.submit(events);
