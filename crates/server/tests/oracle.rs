@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 
+use privatelink_server::Engine;
 use privatelink_server::Transport;
 use privatelink_server::testing::{FakeUpstream, differential, engine, oracle_mapping as mapping};
 
@@ -223,37 +224,59 @@ fn table() -> Vec<Query> {
     queries
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+/// An engine serving the oracle mapping with `extra` settings, its fake
+/// upstream, and a runtime to drive it.
+struct Oracle {
+    engine: Engine,
+    runtime: tokio::runtime::Runtime,
+    _upstream: FakeUpstream,
+}
+
+impl Oracle {
+    fn start(extra: &str) -> Self {
+        let upstream = FakeUpstream::start();
+        let engine = engine(&mapping(upstream.address, upstream.failing, extra))
+            .unwrap_or_else(|error| panic!("settings {extra:?}: {error}"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Self {
+            engine,
+            runtime,
+            _upstream: upstream,
+        }
+    }
+
+    /// [`differential`]: `warm` twice, then `asked` by both sides.
+    fn compare(
+        &self,
+        warm: &[u8],
+        asked: &[u8],
+        peer: SocketAddr,
+        transport: Transport,
+    ) -> Result<bool, String> {
+        self.runtime
+            .block_on(differential(&self.engine, warm, asked, peer, transport))
+    }
 }
 
 #[test]
 fn served_answers_equal_the_reference_for_every_kind_of_query() {
-    let upstream = FakeUpstream::start();
-    let runtime = runtime();
     let allowed: SocketAddr = "127.0.0.1:5353".parse().unwrap();
     let stranger: SocketAddr = "192.0.2.7:5353".parse().unwrap();
     let secondary: SocketAddr = "127.0.0.2:5353".parse().unwrap();
     let queries = table();
     let mut compared = 0;
     for (label, extra) in SETTINGS {
-        let text = mapping(upstream.address, upstream.failing, extra);
-        let engine = engine(&text).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let oracle = Oracle::start(extra);
         let mut prepared = 0;
         let mut failures = Vec::new();
         for query in &queries {
             for transport in [Transport::Udp, Transport::Tcp] {
                 for peer in [allowed, stranger, secondary] {
-                    let result = runtime.block_on(differential(
-                        &engine,
-                        &query.wire(),
-                        &query.again().wire(),
-                        peer,
-                        transport,
-                    ));
+                    let result =
+                        oracle.compare(&query.wire(), &query.again().wire(), peer, transport);
                     compared += 1;
                     match result {
                         Ok(true) => prepared += 1,
@@ -284,9 +307,7 @@ fn served_answers_equal_the_reference_for_every_kind_of_query() {
 /// cached and chained forwards, over UDP and TCP alike.
 #[test]
 fn mapped_cached_and_chained_names_are_answered_by_the_prepared_side() {
-    let upstream = FakeUpstream::start();
-    let runtime = runtime();
-    let engine = engine(&mapping(upstream.address, upstream.failing, "")).unwrap();
+    let oracle = Oracle::start("");
     let peer: SocketAddr = "127.0.0.1:5353".parse().unwrap();
     for name in [
         FAB1,
@@ -300,14 +321,8 @@ fn mapped_cached_and_chained_names_are_answered_by_the_prepared_side() {
     ] {
         for transport in [Transport::Udp, Transport::Tcp] {
             let query = Query::new(name, 1);
-            let prepared = runtime
-                .block_on(differential(
-                    &engine,
-                    &query.wire(),
-                    &query.again().wire(),
-                    peer,
-                    transport,
-                ))
+            let prepared = oracle
+                .compare(&query.wire(), &query.again().wire(), peer, transport)
                 .unwrap();
             assert!(prepared, "{name} over {transport:?}");
         }
@@ -321,14 +336,8 @@ fn mapped_cached_and_chained_names_are_answered_by_the_prepared_side() {
         ("odd\\.label.privatelink.blob.core.windows.net", 1, peer),
     ] {
         let query = Query::new(name, qtype);
-        let prepared = runtime
-            .block_on(differential(
-                &engine,
-                &query.wire(),
-                &query.again().wire(),
-                peer,
-                Transport::Udp,
-            ))
+        let prepared = oracle
+            .compare(&query.wire(), &query.again().wire(), peer, Transport::Udp)
             .unwrap();
         assert!(!prepared, "{name} {qtype}");
     }
@@ -338,9 +347,7 @@ fn mapped_cached_and_chained_names_are_answered_by_the_prepared_side() {
 /// repeats): the bounded, always-on run of the `oracle` fuzz target.
 #[test]
 fn mutated_queries_get_the_same_answer_from_both_sides() {
-    let upstream = FakeUpstream::start();
-    let runtime = runtime();
-    let engine = engine(&mapping(upstream.address, upstream.failing, "")).unwrap();
+    let oracle = Oracle::start("");
     let peer: SocketAddr = "127.0.0.1:5353".parse().unwrap();
     let seeds: Vec<Vec<u8>> = table().iter().map(Query::wire).collect();
     let mut random = 0x9E37_79B9_7F4A_7C15_u64;
@@ -368,9 +375,7 @@ fn mutated_queries_get_the_same_answer_from_both_sides() {
         } else {
             Transport::Tcp
         };
-        if let Err(difference) =
-            runtime.block_on(differential(&engine, &message, &message, peer, transport))
-        {
+        if let Err(difference) = oracle.compare(&message, &message, peer, transport) {
             panic!("round {round}: {difference}");
         }
     }
@@ -380,21 +385,21 @@ fn mutated_queries_get_the_same_answer_from_both_sides() {
 /// every path drops it (the prepared answers once replied to port 0).
 #[test]
 fn queries_from_undeliverable_addresses_get_no_answer_on_any_path() {
-    let upstream = FakeUpstream::start();
-    let runtime = runtime();
-    let engine = engine(&mapping(upstream.address, upstream.failing, "")).unwrap();
+    let oracle = Oracle::start("");
     for peer in ["127.0.0.1:0", "0.0.0.0:5353", "[::]:5353"] {
         let peer: SocketAddr = peer.parse().unwrap();
         for prepared in [true, false] {
-            engine.set_prepared(prepared);
+            oracle.engine.set_prepared(prepared);
             for transport in [Transport::Udp, Transport::Tcp] {
-                let sent = runtime.block_on(privatelink_server::testing::respond(
-                    &engine,
-                    &Query::new(FAB1, 1).wire(),
-                    peer,
-                    transport,
-                    std::time::Instant::now(),
-                ));
+                let sent = oracle
+                    .runtime
+                    .block_on(privatelink_server::testing::respond(
+                        &oracle.engine,
+                        &Query::new(FAB1, 1).wire(),
+                        peer,
+                        transport,
+                        std::time::Instant::now(),
+                    ));
                 assert!(sent.is_empty(), "{peer} {transport:?} prepared {prepared}");
             }
         }
@@ -405,9 +410,7 @@ fn queries_from_undeliverable_addresses_get_no_answer_on_any_path() {
 /// difference once; see tests/data/fuzz/README.md).
 #[test]
 fn the_oracle_fuzz_targets_finds_stay_fixed() {
-    let upstream = FakeUpstream::start();
-    let runtime = runtime();
-    let engine = engine(&mapping(upstream.address, upstream.failing, "")).unwrap();
+    let oracle = Oracle::start("");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/fuzz/oracle");
     let mut replayed = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -415,9 +418,7 @@ fn the_oracle_fuzz_targets_finds_stay_fixed() {
         for peer in ["127.0.0.1:5353", "127.0.0.2:5353"] {
             let peer: SocketAddr = peer.parse().unwrap();
             for transport in [Transport::Udp, Transport::Tcp] {
-                if let Err(difference) =
-                    runtime.block_on(differential(&engine, &input, &input, peer, transport))
-                {
+                if let Err(difference) = oracle.compare(&input, &input, peer, transport) {
                     panic!("{difference}");
                 }
             }

@@ -28,21 +28,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::serialize::binary::BinEncodable;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 use privatelink_mapping::QueryType;
 use tracing::debug;
 
 use crate::observe::metrics::Metrics;
-use crate::observe::querylog::{Event, EventName, LogFormat, QueryLog};
+use crate::observe::querylog::{Asked, Event, LogFormat, QueryLog};
 use crate::reply::{self, Outcome, Reply};
 use crate::resolve::forward::Forwarder;
 use crate::resolve::transfer::{self, Transfer};
 use crate::resolve::{self, Decision};
 use crate::store::{MappingStore, Snapshot};
 use crate::wire::edns::ClientEdns;
-use crate::wire::query::{self, Question};
+use crate::wire::query;
 use crate::wire::{HEADER, Transport};
 use memo::{MemoKey, ResponseMemo};
 use prepared::Served;
@@ -126,12 +125,6 @@ pub struct Engine {
     prepared: AtomicBool,
 }
 
-/// The question name and type of a query, for the log.
-struct Asked {
-    name: EventName,
-    qtype: Option<u16>,
-}
-
 impl Engine {
     /// Up to `memo_bytes` of ready-to-send responses are kept for questions
     /// answered from the cache (0: none; see [`memo`]); query-log lines
@@ -195,49 +188,13 @@ impl Engine {
                 }
             }
         }
-        let mut memo = None;
         // The allow-list, decided once for both paths.
         let allowed = snapshot.allow.allows(client.ip());
+        let mut memo = None;
         if self.prepared.load(Ordering::Relaxed) && allowed {
-            let mut key = [0u8; 255];
-            if let Some(question) = query::parse(message, &mut key) {
-                let limit = ClientEdns::plain(question.opt()).limit(received.transport);
-                let served = prepared::answer(
-                    &snapshot.mapping,
-                    &snapshot.prepared,
-                    &question,
-                    message,
-                    limit,
-                    out,
-                );
-                let answered = match served {
-                    Served::Answered(outcome, rcode) => Some((outcome, rcode)),
-                    Served::Forwarded => {
-                        let kept = self.memo.answer(
-                            &question,
-                            message,
-                            snapshot.generation,
-                            received.at,
-                            limit,
-                            out,
-                        );
-                        if kept.is_some() {
-                            self.forwarder.cache().count_hit();
-                        } else {
-                            memo = self.memo.key(&question);
-                        }
-                        kept
-                    }
-                    Served::Declined => None,
-                };
-                if let Some((outcome, rcode)) = answered {
-                    let asked = self
-                        .logs(&snapshot)
-                        .then(|| asked_plain(message, &question));
-                    let mut sent = self.count(received, asked, outcome, rcode, None);
-                    sent.prepared = true;
-                    return Step::Respond(sent);
-                }
+            match self.prepared_answer(received, &snapshot, out) {
+                Ok(sent) => return Step::Respond(sent),
+                Err(key) => memo = key,
             }
         }
         self.reference(
@@ -247,6 +204,52 @@ impl Engine {
             memo,
             out,
         )
+    }
+
+    /// A prepared answer, or the memo's for a forwarded name. `Err` when
+    /// neither answers, with the key under which the reference path's
+    /// response may be kept in the memo.
+    fn prepared_answer(
+        &self,
+        received: &Received<'_>,
+        snapshot: &Snapshot,
+        out: &mut Vec<u8>,
+    ) -> Result<Sent, Option<MemoKey>> {
+        let message = received.message;
+        let mut key = [0u8; 255];
+        let question = query::parse(message, &mut key).ok_or(None)?;
+        let edns = ClientEdns::plain(question.opt());
+        let limit = edns.limit(received.transport);
+        let zones = &snapshot.prepared;
+        let (outcome, rcode) = match prepared::answer(
+            &snapshot.mapping,
+            zones,
+            &question,
+            message,
+            &edns,
+            limit,
+            out,
+        ) {
+            Served::Answered(outcome, rcode) => (outcome, rcode),
+            Served::Declined => return Err(None),
+            Served::Forwarded => {
+                let generation = snapshot.generation;
+                let kept =
+                    self.memo
+                        .answer(&question, message, generation, received.at, limit, out);
+                let Some(kept) = kept else {
+                    return Err(self.memo.key(&question));
+                };
+                self.forwarder.cache().count_hit();
+                kept
+            }
+        };
+        let asked = self
+            .logs(snapshot)
+            .then(|| Asked::plain(message, &question));
+        let mut sent = self.count(received, asked, outcome, rcode, None);
+        sent.prepared = true;
+        Ok(sent)
     }
 
     /// The reference path: decode with hickory, decide, encode.
@@ -261,10 +264,7 @@ impl Engine {
         let Some(request) = self.decode(received, out) else {
             return Step::Respond(self.count(
                 received,
-                self.logs(&snapshot).then_some(Asked {
-                    name: EventName::unknown(),
-                    qtype: None,
-                }),
+                self.logs(&snapshot).then(Asked::unknown),
                 Outcome::FormErr,
                 ResponseCode::FormErr,
                 None,
@@ -336,7 +336,7 @@ impl Engine {
         out: &mut Vec<u8>,
     ) -> Step {
         let encoded = reply::encode(out, request, reply, client, received.transport);
-        let asked = self.logs(snapshot).then(|| asked_decoded(request));
+        let asked = self.logs(snapshot).then(|| Asked::decoded(request));
         Step::Respond(self.count(
             received,
             asked,
@@ -441,7 +441,7 @@ impl Engine {
                         snapshot.generation,
                     );
                 }
-                let asked = self.logs(&snapshot).then(|| asked_decoded(&request));
+                let asked = self.logs(&snapshot).then(|| Asked::decoded(&request));
                 let sent = self.count(
                     &received,
                     asked,
@@ -453,10 +453,12 @@ impl Engine {
                 self.sent(sent);
             }
             Work::Transfer => {
+                // Asked again rather than carried: its messages borrow the
+                // snapshot, which this pending query owns.
                 let Some(Transfer::Zone(messages)) = transfer::respond(&request, &snapshot) else {
                     return;
                 };
-                let asked = self.logs(&snapshot).then(|| asked_decoded(&request));
+                let asked = self.logs(&snapshot).then(|| Asked::decoded(&request));
                 let sent = self.count(
                     &received,
                     asked,
@@ -475,26 +477,5 @@ impl Engine {
                 self.sent(sent);
             }
         }
-    }
-}
-
-/// The question of a plain query, for the log: its name as written.
-fn asked_plain(message: &[u8], question: &Question<'_>) -> Asked {
-    Asked {
-        name: EventName::new(message.get(HEADER..question.end() - 4).unwrap_or(&[])),
-        qtype: Some(question.qtype()),
-    }
-}
-
-fn asked_decoded(request: &Request) -> Asked {
-    match request.queries.queries().first() {
-        Some(query) => Asked {
-            name: EventName::new(&query.original().name().to_bytes().unwrap_or_default()),
-            qtype: Some(u16::from(query.query_type())),
-        },
-        None => Asked {
-            name: EventName::unknown(),
-            qtype: None,
-        },
     }
 }

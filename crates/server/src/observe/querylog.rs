@@ -30,7 +30,11 @@ use tracing::{Level, warn};
 
 use super::metrics::Metrics;
 use crate::reply::Outcome;
-use crate::wire::Transport;
+use hickory_proto::serialize::binary::BinEncodable;
+use hickory_server::server::Request;
+
+use crate::wire::query::Question;
+use crate::wire::{HEADER, Transport};
 
 /// The query-log target: filter with `RUST_LOG=privatelink_dns::query=off`.
 pub(crate) const TARGET: &str = "privatelink_dns::query";
@@ -84,6 +88,41 @@ impl EventName {
 impl std::fmt::Debug for EventName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&crate::wire::name_text(self.wire()))
+    }
+}
+
+/// The question name and type of a query, for the log.
+pub(crate) struct Asked {
+    pub(crate) name: EventName,
+    pub(crate) qtype: Option<u16>,
+}
+
+impl Asked {
+    /// A plain query's question: its name as written, from the query bytes.
+    pub(crate) fn plain(message: &[u8], question: &Question<'_>) -> Self {
+        Self {
+            name: EventName::new(message.get(HEADER..question.end() - 4).unwrap_or(&[])),
+            qtype: Some(question.qtype()),
+        }
+    }
+
+    /// A decoded query's first question.
+    pub(crate) fn decoded(request: &Request) -> Self {
+        match request.queries.queries().first() {
+            Some(query) => Self {
+                name: EventName::new(&query.original().name().to_bytes().unwrap_or_default()),
+                qtype: Some(u16::from(query.query_type())),
+            },
+            None => Self::unknown(),
+        }
+    }
+
+    /// A query that could not be decoded.
+    pub(crate) fn unknown() -> Self {
+        Self {
+            name: EventName::unknown(),
+            qtype: None,
+        }
     }
 }
 

@@ -72,13 +72,14 @@ pub(crate) enum Served {
     Declined,
 }
 
-/// Writes the response to `query` (read into `question`) into `out` when a
-/// served zone answers it within `limit` bytes.
+/// Writes the response to `query` (read into `question`, its OPT into
+/// `edns`) into `out` when a served zone answers it within `limit` bytes.
 pub(crate) fn answer(
     mapping: &Mapping,
     zones: &PreparedZones,
     question: &Question<'_>,
     query: &[u8],
+    edns: &ClientEdns,
     limit: usize,
     out: &mut Vec<u8>,
 ) -> Served {
@@ -120,7 +121,7 @@ pub(crate) fn answer(
     let Some(prepared) = zones.zones.get(zone.index) else {
         return Served::Declined;
     };
-    match write(prepared, question, query, out, rcode, records) {
+    match write(prepared, question, query, edns, out, rcode, records) {
         Some(()) if out.len() <= limit => Served::Answered(outcome, rcode),
         _ => Served::Declined,
     }
@@ -130,6 +131,7 @@ fn write(
     zone: &PreparedZone,
     question: &Question<'_>,
     query: &[u8],
+    edns: &ClientEdns,
     out: &mut Vec<u8>,
     rcode: ResponseCode,
     records: Records<'_>,
@@ -140,7 +142,6 @@ fn write(
         recursion_available: true,
         ..HeaderBits::default()
     };
-    let edns = ClientEdns::plain(question.opt());
     out.clear();
     out.extend_from_slice(query.get(..2)?);
     out.extend_from_slice(&response_flags(question.flags(), bits, rcode).to_be_bytes());

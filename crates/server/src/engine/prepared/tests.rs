@@ -17,8 +17,8 @@ fn fast(
 ) -> Option<Outcome> {
     let mut key = [0u8; 255];
     let question = parse(query, &mut key)?;
-    let limit = ClientEdns::plain(question.opt()).udp_limit;
-    match answer(mapping, table, &question, query, limit, out) {
+    let edns = ClientEdns::plain(question.opt());
+    match answer(mapping, table, &question, query, &edns, edns.udp_limit, out) {
         Served::Answered(outcome, _) => Some(outcome),
         Served::Forwarded | Served::Declined => None,
     }
@@ -307,7 +307,15 @@ fn forwarded_names_are_told_apart_from_declined_queries() {
         let bytes = query(name, rtype, None);
         let mut key = [0u8; 255];
         let question = parse(&bytes, &mut key).unwrap();
-        answer(&mapping, &t, &question, &bytes, 512, &mut Vec::new())
+        answer(
+            &mapping,
+            &t,
+            &question,
+            &bytes,
+            &ClientEdns::plain(question.opt()),
+            512,
+            &mut Vec::new(),
+        )
     };
     assert_eq!(served("www.example.com.", RecordType::A), Served::Forwarded);
     assert_eq!(
