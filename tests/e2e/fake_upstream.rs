@@ -5,9 +5,9 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, CNAME, SOA};
@@ -73,7 +73,29 @@ pub struct FakeUpstream {
     udp_queries: Arc<AtomicUsize>,
     tcp_queries: Arc<AtomicUsize>,
     seen: Arc<Mutex<Vec<Message>>>,
+    load: Arc<Load>,
     stop: Arc<AtomicBool>,
+}
+
+/// What the fake has had to bear: UDP queries received and not yet
+/// answered, the most of those at once, and when each arrived.
+#[derive(Default)]
+struct Load {
+    pending: AtomicUsize,
+    max_pending: AtomicUsize,
+    arrivals: Mutex<Vec<Instant>>,
+}
+
+impl Load {
+    fn arrived(&self) {
+        let now = self.pending.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_pending.fetch_max(now, Ordering::SeqCst);
+        self.arrivals.lock().expect("arrivals").push(Instant::now());
+    }
+
+    fn answered(&self) {
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// What the fake knows.
@@ -194,19 +216,32 @@ impl FakeUpstream {
             udp_queries: Arc::default(),
             tcp_queries: Arc::default(),
             seen: Arc::default(),
+            load: Arc::default(),
             stop: Arc::default(),
         };
         udp.set_read_timeout(Some(Duration::from_millis(50)))
             .expect("timeout");
         {
-            let (count, seen, stop, table, mode, delay) = (
+            let (count, seen, stop, table, mode, delay, load) = (
                 fake.udp_queries.clone(),
                 fake.seen.clone(),
                 fake.stop.clone(),
                 table.clone(),
                 fake.behaviour.clone(),
                 fake.delay_ms.clone(),
+                fake.load.clone(),
             );
+            // Held-back answers leave in arrival order from one thread.
+            let (held, due) = mpsc::channel::<(Instant, Vec<u8>, SocketAddr)>();
+            let sender = udp.try_clone().expect("clone udp");
+            let delayed_load = load.clone();
+            thread::spawn(move || {
+                for (at, reply, client) in due {
+                    thread::sleep(at.saturating_duration_since(Instant::now()));
+                    let _ = sender.send_to(&reply, client);
+                    delayed_load.answered();
+                }
+            });
             thread::spawn(move || {
                 let mut buffer = vec![0u8; 65535];
                 while !stop.load(Ordering::Relaxed) {
@@ -217,21 +252,19 @@ impl FakeUpstream {
                         continue;
                     };
                     count.fetch_add(1, Ordering::SeqCst);
+                    load.arrived();
                     seen.lock().expect("seen").push(request.clone());
                     let behaviour = Behaviour::from_index(mode.load(Ordering::SeqCst));
-                    if let Some(reply) = misbehave(behaviour, &table, &request, true) {
-                        let delay = Duration::from_millis(delay.load(Ordering::SeqCst));
-                        match udp.try_clone() {
-                            Ok(socket) if !delay.is_zero() => {
-                                thread::spawn(move || {
-                                    thread::sleep(delay);
-                                    let _ = socket.send_to(&reply, client);
-                                });
-                            }
-                            _ => {
-                                let _ = udp.send_to(&reply, client);
-                            }
-                        }
+                    let Some(reply) = misbehave(behaviour, &table, &request, true) else {
+                        // Silence: never answered, so it stays pending here.
+                        continue;
+                    };
+                    let delay = Duration::from_millis(delay.load(Ordering::SeqCst));
+                    if delay.is_zero() {
+                        let _ = udp.send_to(&reply, client);
+                        load.answered();
+                    } else if held.send((Instant::now() + delay, reply, client)).is_err() {
+                        load.answered();
                     }
                 }
             });
@@ -286,6 +319,25 @@ impl FakeUpstream {
 
     pub fn queries(&self) -> usize {
         self.udp_queries() + self.tcp_queries()
+    }
+
+    /// The most UDP queries that were unanswered here at once.
+    pub fn max_pending(&self) -> usize {
+        self.load.max_pending.load(Ordering::SeqCst)
+    }
+
+    /// The most UDP queries that arrived within any `window`.
+    pub fn max_in_window(&self, window: Duration) -> usize {
+        let arrivals = self.load.arrivals.lock().expect("arrivals").clone();
+        (0..arrivals.len())
+            .map(|first| {
+                arrivals[first..]
+                    .iter()
+                    .take_while(|at| **at < arrivals[first] + window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Every query received so far.

@@ -15,6 +15,8 @@ mod fake_upstream;
 /// Starting the binary and waiting for its `listening` lines.
 mod harness;
 
+/// Azure's resolver limits: the upstream budget, floods, prefetch, upstream trouble in the log.
+mod budget;
 /// The answer cache: hits, TTLs, negative answers, serve-stale.
 mod cache;
 /// Public → privatelink CNAME chains completed locally; offline synthesis.

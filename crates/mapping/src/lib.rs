@@ -40,7 +40,8 @@ pub use lookup::{Lookup, QueryType, Records};
 pub use mapping::{MappedName, Mapping, NodeView, Origin, Soa, StorageRole, Zone};
 pub use name::DomainName;
 pub use settings::{
-    Fallback, ForwardSettings, RateLimitSettings, Route, ServerSettings, Settings, ZoneDefaults,
+    Fallback, ForwardRule, ForwardSettings, RateLimitSettings, Route, ServerSettings, Settings,
+    UpstreamLimits, ZoneDefaults,
 };
 
 /// A valid file: its settings, its mapping and any warnings.

@@ -84,8 +84,41 @@ pub struct ForwardSettings {
     /// Questions upstream at once; past this, SERVFAIL at once (or a stale
     /// or synthesised answer) instead of an unbounded queue.
     pub max_inflight: usize,
+    /// What each default upstream may be sent (Azure's resolver limits).
+    pub limits: UpstreamLimits,
     /// Conditional forwarding, deepest suffix first.
     pub rules: Vec<ForwardRule>,
+}
+
+/// What one upstream may be sent: `upstream_max_qps` and
+/// `upstream_max_pending`, in `[forward]` or a `[[forward.rule]]`.
+///
+/// Azure's resolver takes 1,000 queries per second and 200 pending from
+/// each VM and drops the rest (Azure DNS limits, 2024-10), so those are the
+/// defaults. Every try counts, retries included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamLimits {
+    /// Queries sent in any one-second window.
+    pub max_qps: u32,
+    /// Queries sent and not yet answered (or timed out).
+    pub max_pending: u32,
+}
+
+impl UpstreamLimits {
+    /// Azure's per-VM limits.
+    pub const AZURE: Self = Self {
+        max_qps: 1000,
+        max_pending: 200,
+    };
+
+    /// The stricter of two limits on the same upstream.
+    #[must_use]
+    pub fn min(self, other: Self) -> Self {
+        Self {
+            max_qps: self.max_qps.min(other.max_qps),
+            max_pending: self.max_pending.min(other.max_pending),
+        }
+    }
 }
 
 /// `[[forward.rule]]`: names under `suffix` go to `upstreams`.
@@ -93,6 +126,8 @@ pub struct ForwardSettings {
 pub struct ForwardRule {
     pub suffix: DomainName,
     pub upstreams: Vec<SocketAddr>,
+    /// The rule's own limits, else `[forward]`'s.
+    pub limits: UpstreamLimits,
 }
 
 /// Where one name is forwarded to.
@@ -101,6 +136,7 @@ pub struct Route<'a> {
     /// The matching rule's suffix, or `None` for the default upstreams.
     pub rule: Option<&'a DomainName>,
     pub upstreams: &'a [SocketAddr],
+    pub limits: UpstreamLimits,
 }
 
 impl ForwardSettings {
@@ -115,10 +151,12 @@ impl ForwardSettings {
                 Route {
                     rule: None,
                     upstreams: &self.upstreams,
+                    limits: self.limits,
                 },
                 |rule| Route {
                     rule: Some(&rule.suffix),
                     upstreams: &rule.upstreams,
+                    limits: rule.limits,
                 },
             )
     }
@@ -204,6 +242,7 @@ impl Default for Settings {
                 stale_max: Duration::from_secs(86_400),
                 cache_mb: 32,
                 max_inflight: 1024,
+                limits: UpstreamLimits::AZURE,
                 rules: Vec::new(),
             },
             zones: ZoneDefaults {
@@ -228,6 +267,7 @@ mod tests {
         ForwardRule {
             suffix: DomainName::parse(suffix).unwrap(),
             upstreams: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+            limits: UpstreamLimits::AZURE,
         }
     }
 
@@ -239,6 +279,8 @@ mod tests {
         assert_eq!(settings.forward.upstreams, [AZURE_RESOLVER]);
         assert_eq!(settings.zones.ttl, 10);
         assert_eq!(settings.forward.timeout, Duration::from_secs(4));
+        assert_eq!(settings.forward.limits.max_qps, 1000);
+        assert_eq!(settings.forward.limits.max_pending, 200);
     }
 
     #[test]
@@ -249,6 +291,10 @@ mod tests {
         assert_eq!(forward.route("a.corp.contoso.com.").upstreams[0].port(), 2);
         assert_eq!(forward.route("corp.contoso.com").upstreams[0].port(), 2);
         assert_eq!(forward.route("www.contoso.com").upstreams[0].port(), 1);
+        assert_eq!(
+            forward.route("www.contoso.com").limits,
+            UpstreamLimits::AZURE
+        );
         let default = forward.route("xcontoso.com");
         assert_eq!(default.rule, None);
         assert_eq!(default.upstreams, [AZURE_RESOLVER]);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::fields::{domain_name, fallback, networks, required, socket_addrs};
 use super::value::{Reader, Value, join};
-use crate::settings::{ForwardRule, Settings};
+use crate::settings::{ForwardRule, Settings, UpstreamLimits};
 
 pub(super) const RATE_LIMIT_KEYS: &[&str] =
     &["responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix"];
@@ -32,10 +32,17 @@ pub(super) const FORWARD_KEYS: &[&str] = &[
     "stale_max_s",
     "cache_mb",
     "max_inflight",
+    "upstream_max_qps",
+    "upstream_max_pending",
     "rule",
 ];
 
-pub(super) const RULE_KEYS: &[&str] = &["suffix", "upstreams"];
+pub(super) const RULE_KEYS: &[&str] = &[
+    "suffix",
+    "upstreams",
+    "upstream_max_qps",
+    "upstream_max_pending",
+];
 
 pub(super) const ZONES_KEYS: &[&str] = &["ttl", "fallback"];
 
@@ -188,6 +195,7 @@ pub(super) fn read_forward(reader: &mut Reader<'_>, value: &Value<'_>, settings:
     {
         forward.cache_mb = mb;
     }
+    forward.limits = read_limits(reader, table, "forward", forward.limits);
     if let Some(value) = table.get("rule") {
         for (i, item) in reader
             .table_array(value, "forward.rule")
@@ -203,11 +211,37 @@ pub(super) fn read_forward(reader: &mut Reader<'_>, value: &Value<'_>, settings:
                 .and_then(|v| domain_name(reader, v, &join(&field, "suffix")));
             let upstreams = required(reader, rule, item, &field, "upstreams")
                 .map(|v| socket_addrs(reader, v, &join(&field, "upstreams"), Some(53)));
+            let limits = read_limits(reader, rule, &field, forward.limits);
             if let (Some(suffix), Some(upstreams)) = (suffix, upstreams) {
-                forward.rules.push(ForwardRule { suffix, upstreams });
+                forward.rules.push(ForwardRule {
+                    suffix,
+                    upstreams,
+                    limits,
+                });
             }
         }
     }
+}
+
+/// `upstream_max_qps` and `upstream_max_pending` of `table`, else `inherited`.
+fn read_limits(
+    reader: &mut Reader<'_>,
+    table: &toml::de::DeTable<'_>,
+    field: &str,
+    inherited: UpstreamLimits,
+) -> UpstreamLimits {
+    let mut limits = inherited;
+    if let Some(value) = table.get("upstream_max_qps")
+        && let Some(n) = reader.integer(value, &join(field, "upstream_max_qps"), 1..=1_000_000)
+    {
+        limits.max_qps = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    if let Some(value) = table.get("upstream_max_pending")
+        && let Some(n) = reader.integer(value, &join(field, "upstream_max_pending"), 1..=100_000)
+    {
+        limits.max_pending = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    limits
 }
 
 pub(super) fn read_zone_defaults(

@@ -25,7 +25,7 @@ use std::time::Instant;
 use hickory_proto::op::ResponseCode;
 
 use crate::reply::{Aging, Outcome};
-use crate::resolve::forward::MAX_TTL;
+use crate::resolve::forward::{MAX_TTL, refresh_due};
 use crate::wire::query::Question;
 use crate::wire::{HEADER, TYPE_OPT, skip_name};
 
@@ -140,7 +140,9 @@ impl ResponseMemo {
         }
         let elapsed =
             u32::try_from(now.saturating_duration_since(memo.stored).as_secs()).unwrap_or(u32::MAX);
-        if elapsed >= memo.fresh_for {
+        // Near expiry the cache answers, and refreshes the answer from the
+        // upstream before it expires (prefetch): the same rule as its own.
+        if elapsed >= memo.fresh_for || refresh_due(memo.fresh_for - elapsed, memo.fresh_for) {
             return None;
         }
         out.clear();
@@ -367,9 +369,10 @@ mod tests {
         );
         let ttls: Vec<u32> = m.answers.iter().map(|r| r.ttl).collect();
         assert_eq!(ttls, [290, 50]);
-        // Until the first record expires, and not after.
-        assert!(ask(&memo, &again, 7, t0 + Duration::from_secs(59)).is_some());
-        assert!(ask(&memo, &again, 7, t0 + Duration::from_secs(60)).is_none());
+        // Until the last tenth of the first record's TTL: from there the
+        // cache answers, and refreshes it (prefetch).
+        assert!(ask(&memo, &again, 7, t0 + Duration::from_secs(53)).is_some());
+        assert!(ask(&memo, &again, 7, t0 + Duration::from_secs(54)).is_none());
     }
 
     #[test]

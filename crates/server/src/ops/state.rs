@@ -9,11 +9,13 @@ use std::time::UNIX_EPOCH;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::health::Health;
 use super::reload::Reloader;
+use crate::observe::metrics::UpstreamLabels;
 use crate::resolve::forward::Forwarder;
 use crate::store::MappingStore;
 
@@ -39,6 +41,144 @@ fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u
 fn gauge(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: i64) -> fmt::Result {
     let metric = ConstGauge::new(value);
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+/// One series per upstream.
+fn per_upstream(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    metric_type: MetricType,
+    values: &[(String, i64)],
+) -> fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, None, metric_type)?;
+    for (upstream, value) in values {
+        let labels = UpstreamLabels {
+            upstream: upstream.clone(),
+        };
+        let series = family.encode_family(&labels)?;
+        match metric_type {
+            MetricType::Counter => {
+                ConstCounter::new(u64::try_from(*value).unwrap_or(0)).encode(series)?;
+            }
+            _ => ConstGauge::new(*value).encode(series)?,
+        }
+    }
+    Ok(())
+}
+
+/// The forwarder's counters and the upstream budgets.
+fn encode_forwarding(encoder: &mut DescriptorEncoder<'_>, forwarder: &Forwarder) -> fmt::Result {
+    let stats = &forwarder.stats;
+    for (name, help, value) in [
+        (
+            "forward_overloaded",
+            "Misses answered stale, synthesised or SERVFAIL because forward.max_inflight were upstream",
+            &stats.overloaded,
+        ),
+        (
+            "forward_suffix_shed",
+            "Misses shed because their suffix held half of the upstream's pending budget",
+            &stats.suffix_shed,
+        ),
+        (
+            "forward_prefetches",
+            "Cached answers refreshed in the last tenth of their TTL",
+            &stats.prefetches,
+        ),
+        (
+            "forward_stale_on_timer",
+            "Stale answers given because the upstream took longer than 1.8 s (RFC 8767)",
+            &stats.stale_on_timer,
+        ),
+    ] {
+        counter(encoder, name, help, value.load(Ordering::Relaxed))?;
+    }
+    gauge(
+        encoder,
+        "cache_bytes",
+        "Bytes the answer cache holds, by its own weighing (bound: forward.cache_mb)",
+        as_i64(forwarder.cache().weighted_bytes()),
+    )?;
+    gauge(
+        encoder,
+        "forward_pressed_suffixes",
+        "Suffixes with misses upstream now",
+        as_i64(u64::try_from(forwarder.pressed_suffixes()).unwrap_or(u64::MAX)),
+    )?;
+    let now = tokio::time::Instant::now();
+    let budgets = forwarder.budgets().all();
+    let mut series: [Vec<(String, i64)>; 7] = Default::default();
+    for (upstream, budget) in &budgets {
+        let usage = budget.usage(now);
+        let limits = budget.limits();
+        let upstream = upstream.to_string();
+        let values = [
+            i64::from(usage.pending),
+            as_i64(u64::try_from(usage.queued).unwrap_or(u64::MAX)),
+            as_i64(u64::try_from(usage.sent_last_second).unwrap_or(u64::MAX)),
+            i64::from(limits.max_pending),
+            i64::from(limits.max_qps),
+            as_i64(budget.stats.queued.load(Ordering::Relaxed)),
+            as_i64(budget.stats.shed.load(Ordering::Relaxed)),
+        ];
+        for (column, value) in series.iter_mut().zip(values) {
+            column.push((upstream.clone(), value));
+        }
+    }
+    let [
+        pending,
+        queued,
+        sent,
+        max_pending,
+        max_qps,
+        queued_total,
+        shed_total,
+    ] = series;
+    let gauges = [
+        (
+            "upstream_budget_pending",
+            "Tries out to the upstream now",
+            pending,
+        ),
+        (
+            "upstream_budget_queued",
+            "Tries waiting for the upstream's budget now",
+            queued,
+        ),
+        (
+            "upstream_budget_sent_last_second",
+            "Tries sent to the upstream in the last second",
+            sent,
+        ),
+        (
+            "upstream_budget_max_pending",
+            "upstream_max_pending in service",
+            max_pending,
+        ),
+        (
+            "upstream_budget_max_qps",
+            "upstream_max_qps in service",
+            max_qps,
+        ),
+    ];
+    for (name, help, values) in gauges {
+        per_upstream(encoder, name, help, MetricType::Gauge, &values)?;
+    }
+    per_upstream(
+        encoder,
+        "upstream_budget_waits",
+        "Tries that waited for the upstream's budget",
+        MetricType::Counter,
+        &queued_total,
+    )?;
+    per_upstream(
+        encoder,
+        "upstream_budget_shed",
+        "Tries shed: the upstream's budget stayed spent (queue full or deadline)",
+        MetricType::Counter,
+        &shed_total,
+    )
 }
 
 fn as_i64(value: u64) -> i64 {
@@ -86,6 +226,8 @@ impl Collector for StateCollector {
             "Upstream datagrams discarded (wrong id or question, or not DNS)",
             forward.discarded.load(Ordering::Relaxed),
         )?;
+
+        encode_forwarding(&mut encoder, &self.forwarder)?;
 
         let snapshot = self.store.snapshot();
         gauge(

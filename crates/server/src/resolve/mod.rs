@@ -28,7 +28,7 @@ use crate::store::Snapshot;
 use crate::wire::edns::ClientEdns;
 use crate::wire::{QtypeClass, lookup_key, mapped_type, qtype_class};
 use chain::Asked;
-use forward::{Answer, ForwardError, ForwardFlags, Forwarder};
+use forward::{Answer, ForwardError, ForwardFlags, Forwarder, Resolve};
 
 /// What the reference path makes of a request before any upstream is asked.
 #[derive(Debug)]
@@ -106,7 +106,7 @@ pub(crate) fn decide(
 /// twin, else a stale answer, else SERVFAIL. `now` is the instant cached
 /// TTLs are aged to.
 pub(crate) async fn forward(
-    forwarder: &Forwarder,
+    forwarder: &std::sync::Arc<Forwarder>,
     request: &Request,
     snapshot: &Snapshot,
     client: &ClientEdns,
@@ -128,17 +128,16 @@ pub(crate) async fn forward(
         dnssec_ok: client.dnssec_ok,
         checking_disabled: request.metadata.checking_disabled,
     };
+    forwarder.configure(snapshot.generation, &snapshot.forward);
     let route = snapshot.forward.route(key);
-    let error = match forwarder
-        .resolve(
-            route.upstreams,
-            question,
-            flags,
-            snapshot.forward.timeout,
-            now,
-        )
-        .await
-    {
+    let ask = Resolve {
+        route,
+        question,
+        flags,
+        timeout: snapshot.forward.timeout,
+        now,
+    };
+    let error = match forwarder.resolve(ask).await {
         Ok(Answer::Upstream(answer, upstream)) => {
             return chain::complete(
                 &asked,
@@ -171,7 +170,10 @@ pub(crate) async fn forward(
         }
         | ForwardError::Overloaded {
             stale: Some(answer),
-        } => chain::complete(&asked, *answer, snapshot, Outcome::Stale, None, None),
+        } => {
+            forwarder.cache().count_stale();
+            chain::complete(&asked, *answer, snapshot, Outcome::Stale, None, None)
+        }
         error => {
             debug!(name = key, %error, "forwarding failed");
             Reply::error(Outcome::ServFail, ResponseCode::ServFail)

@@ -9,6 +9,11 @@
 //! be served with TTL [`STALE_TTL`] (RFC 8767). TTLs are decremented by the
 //! entry's age on the way out. The cache holds upstream answers, before
 //! chain completion, so a mapping reload applies to cached chains at once.
+//!
+//! An NXDOMAIN for a name is also kept by name alone, so that every name
+//! below it is answered NXDOMAIN from the cache until it expires (RFC 8020:
+//! "there is nothing below"). A CNAME chain ending in NXDOMAIN says that of
+//! its target, not of the name asked, and is not kept that way.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,19 +63,14 @@ struct Lifetime {
     stale_max: Duration,
 }
 
-impl Expiry<CacheKey, Arc<Entry>> for Lifetime {
-    fn expire_after_create(
-        &self,
-        _: &CacheKey,
-        entry: &Arc<Entry>,
-        _: Instant,
-    ) -> Option<Duration> {
+impl<K> Expiry<K, Arc<Entry>> for Lifetime {
+    fn expire_after_create(&self, _: &K, entry: &Arc<Entry>, _: Instant) -> Option<Duration> {
         Some(Duration::from_secs(u64::from(entry.ttl)) + self.stale_max)
     }
 
     fn expire_after_update(
         &self,
-        key: &CacheKey,
+        key: &K,
         entry: &Arc<Entry>,
         now: Instant,
         _: Option<Duration>,
@@ -87,11 +87,29 @@ pub struct CacheStats {
     pub stale_served: AtomicU64,
 }
 
+/// What an NXDOMAIN is kept under for the RFC 8020 cut: the name and the
+/// flags that shape its proof.
+type NxKey = (Box<str>, bool, bool);
+
 /// Bounded cache of upstream answers.
 pub struct AnswerCache {
     /// `None` when caching is off (`cache_mb = 0`).
     entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>>>,
+    /// NXDOMAIN answers by name, for the RFC 8020 cut.
+    nonexistent: Option<moka::sync::Cache<NxKey, Arc<Entry>>>,
     pub stats: CacheStats,
+}
+
+/// A fresh cached answer.
+#[derive(Debug)]
+pub struct Hit {
+    /// TTLs decremented by the entry's age in whole seconds.
+    pub message: Message,
+    /// The instant those TTLs are exact at.
+    pub aged_at: Instant,
+    /// In the last tenth of its TTL: refresh it now (prefetch), so that
+    /// clients asking steadily never wait for the upstream.
+    pub refresh_due: bool,
 }
 
 impl std::fmt::Debug for AnswerCache {
@@ -120,15 +138,31 @@ fn weight(key: &CacheKey, entry: &Arc<Entry>) -> u32 {
 impl AnswerCache {
     /// A cache of at most `max_bytes` (roughly); 0 disables caching.
     pub fn new(max_bytes: u64, stale_max: Duration) -> Self {
+        // An eighth of the bytes keeps NXDOMAINs by name; they expire with
+        // their TTL (no stale use: the cut is only for fresh denials).
+        let cut_bytes = max_bytes / 8;
         let entries = (max_bytes > 0).then(|| {
             moka::sync::Cache::builder()
-                .max_capacity(max_bytes)
+                .max_capacity(max_bytes - cut_bytes)
                 .weigher(weight)
                 .expire_after(Lifetime { stale_max })
                 .build()
         });
+        let nonexistent = (cut_bytes > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(cut_bytes)
+                .weigher(|key: &NxKey, entry: &Arc<Entry>| {
+                    let records: usize = entry.authorities.iter().map(|r| r.name.len() + 96).sum();
+                    u32::try_from(256 + key.0.len() + records).unwrap_or(u32::MAX)
+                })
+                .expire_after(Lifetime {
+                    stale_max: Duration::ZERO,
+                })
+                .build()
+        });
         Self {
             entries,
+            nonexistent,
             stats: CacheStats::default(),
         }
     }
@@ -137,37 +171,79 @@ impl AnswerCache {
     pub fn insert(&self, key: CacheKey, answer: &Message, now: Instant) {
         let Some(entries) = &self.entries else { return };
         let Some(ttl) = cache_ttl(answer) else { return };
-        entries.insert(
-            key,
-            Arc::new(Entry {
-                rcode: answer.metadata.response_code,
-                authentic_data: answer.metadata.authentic_data,
-                answers: answer.answers.clone(),
-                authorities: answer.authorities.clone(),
-                stored: now,
-                ttl,
-            }),
-        );
+        let entry = Arc::new(Entry {
+            rcode: answer.metadata.response_code,
+            authentic_data: answer.metadata.authentic_data,
+            answers: answer.answers.clone(),
+            authorities: answer.authorities.clone(),
+            stored: now,
+            ttl,
+        });
+        if let Some(nonexistent) = &self.nonexistent
+            && entry.rcode == ResponseCode::NXDomain
+            && entry.answers.is_empty()
+        {
+            let name = (
+                key.name.as_str().into(),
+                key.dnssec_ok,
+                key.checking_disabled,
+            );
+            nonexistent.insert(name, entry.clone());
+        }
+        entries.insert(key, entry);
     }
 
-    /// A fresh answer, with TTLs decremented by its age in whole seconds,
-    /// and the instant those TTLs are exact at (`now` less the fraction).
-    pub fn fresh(&self, key: &CacheKey, now: Instant) -> Option<(Message, Instant)> {
-        let answer = self.get(key, now, Freshness::Fresh);
-        let counter = if answer.is_some() {
+    /// A fresh answer, aged to `now`; counts a hit or a miss.
+    pub fn fresh(&self, key: &CacheKey, now: Instant) -> Option<Hit> {
+        let hit = self
+            .entries
+            .as_ref()
+            .and_then(|entries| entries.get(key))
+            .and_then(|entry| aged(&entry, now, Freshness::Fresh));
+        let counter = if hit.is_some() {
             &self.stats.hits
         } else {
             &self.stats.misses
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        answer
+        hit
     }
 
-    /// An expired answer still within the stale window, with TTL [`STALE_TTL`].
+    /// True when an answer to `key`, fresh or stale, is held.
+    pub fn holds(&self, key: &CacheKey) -> bool {
+        self.entries
+            .as_ref()
+            .is_some_and(|entries| entries.contains_key(key))
+    }
+
+    /// The NXDOMAIN of an ancestor of `key`'s name, fresh (RFC 8020).
+    pub fn nonexistent_above(&self, key: &CacheKey, now: Instant) -> Option<Hit> {
+        let nonexistent = self.nonexistent.as_ref()?;
+        let mut name = key.name.as_str();
+        while let Some((_, parent)) = name.split_once('.') {
+            name = parent;
+            let probe = (name.into(), key.dnssec_ok, key.checking_disabled);
+            if let Some(hit) = nonexistent
+                .get(&probe)
+                .and_then(|entry| aged(&entry, now, Freshness::Fresh))
+            {
+                self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                return Some(hit);
+            }
+        }
+        None
+    }
+
+    /// An expired answer still within the stale window, with TTL
+    /// [`STALE_TTL`]; counted when served ([`Self::count_stale`]).
     pub fn stale(&self, key: &CacheKey, now: Instant) -> Option<Message> {
-        let (answer, _) = self.get(key, now, Freshness::Stale)?;
+        let entry = self.entries.as_ref()?.get(key)?;
+        aged(&entry, now, Freshness::Stale).map(|hit| hit.message)
+    }
+
+    /// Counts a stale answer served.
+    pub fn count_stale(&self) {
         self.stats.stale_served.fetch_add(1, Ordering::Relaxed);
-        Some(answer)
     }
 
     /// Counts a hit answered elsewhere from what this cache gave (the
@@ -188,34 +264,57 @@ impl AnswerCache {
         self.len() == 0
     }
 
-    fn get(&self, key: &CacheKey, now: Instant, wanted: Freshness) -> Option<(Message, Instant)> {
-        let entry = self.entries.as_ref()?.get(key)?;
-        let age_seconds = now.saturating_duration_since(entry.stored).as_secs();
-        let aged_at = entry.stored + Duration::from_secs(age_seconds);
-        let age = u32::try_from(age_seconds).unwrap_or(u32::MAX);
-        let freshness = if age < entry.ttl {
-            Freshness::Fresh
-        } else {
-            Freshness::Stale
-        };
-        if freshness != wanted {
-            return None;
-        }
-        let adjust = |record: &Record| {
-            let mut record = record.clone();
-            record.ttl = match freshness {
-                Freshness::Fresh => record.ttl.min(entry.ttl).saturating_sub(age),
-                Freshness::Stale => STALE_TTL,
-            };
-            record
-        };
-        let mut message = Message::new(0, MessageType::Response, OpCode::Query);
-        message.metadata.response_code = entry.rcode;
-        message.metadata.authentic_data = entry.authentic_data && freshness == Freshness::Fresh;
-        message.answers = entry.answers.iter().map(adjust).collect();
-        message.authorities = entry.authorities.iter().map(adjust).collect();
-        Some((message, aged_at))
+    /// The bytes the cache holds, by its own weighing (the bound is
+    /// `forward.cache_mb`).
+    pub fn weighted_bytes(&self) -> u64 {
+        let size = |cache: Option<u64>| cache.unwrap_or(0);
+        size(self.entries.as_ref().map(moka::sync::Cache::weighted_size))
+            + size(
+                self.nonexistent
+                    .as_ref()
+                    .map(moka::sync::Cache::weighted_size),
+            )
     }
+}
+
+/// `entry` as a message aged to `now`, if it is as fresh as `wanted`.
+fn aged(entry: &Entry, now: Instant, wanted: Freshness) -> Option<Hit> {
+    let age_seconds = now.saturating_duration_since(entry.stored).as_secs();
+    let aged_at = entry.stored + Duration::from_secs(age_seconds);
+    let age = u32::try_from(age_seconds).unwrap_or(u32::MAX);
+    let freshness = if age < entry.ttl {
+        Freshness::Fresh
+    } else {
+        Freshness::Stale
+    };
+    if freshness != wanted {
+        return None;
+    }
+    let adjust = |record: &Record| {
+        let mut record = record.clone();
+        record.ttl = match freshness {
+            Freshness::Fresh => record.ttl.min(entry.ttl).saturating_sub(age),
+            Freshness::Stale => STALE_TTL,
+        };
+        record
+    };
+    let mut message = Message::new(0, MessageType::Response, OpCode::Query);
+    message.metadata.response_code = entry.rcode;
+    message.metadata.authentic_data = entry.authentic_data && freshness == Freshness::Fresh;
+    message.answers = entry.answers.iter().map(adjust).collect();
+    message.authorities = entry.authorities.iter().map(adjust).collect();
+    Some(Hit {
+        message,
+        aged_at,
+        refresh_due: refresh_due(entry.ttl.saturating_sub(age), entry.ttl),
+    })
+}
+
+/// Whether an answer cached for `ttl` seconds, `remaining` of them left,
+/// should be refreshed now: in the last tenth of its TTL (Unbound's
+/// prefetch point), or in its last second when a tenth is less than that.
+pub(crate) fn refresh_due(remaining: u32, ttl: u32) -> bool {
+    u64::from(remaining) * 10 <= u64::from(ttl) || (remaining <= 1 && ttl >= 2)
 }
 
 /// How long `answer` may be cached, or `None` when it may not.
@@ -242,133 +341,5 @@ fn negative_ttl(answer: &Message) -> Option<u32> {
 }
 
 #[cfg(test)]
-mod tests {
-    use hickory_proto::rr::Name;
-    use hickory_proto::rr::rdata::{A, SOA};
-
-    use super::*;
-
-    fn key(name: &str) -> CacheKey {
-        CacheKey {
-            name: name.into(),
-            rtype: RecordType::A,
-            class: DNSClass::IN,
-            dnssec_ok: false,
-            checking_disabled: false,
-        }
-    }
-
-    fn a_answer(ttl: u32) -> Message {
-        let mut message = Message::new(1, MessageType::Response, OpCode::Query);
-        message.add_answer(Record::from_rdata(
-            Name::from_ascii("www.example.").unwrap(),
-            ttl,
-            RData::A(A::new(192, 0, 2, 1)),
-        ));
-        message
-    }
-
-    fn negative(rcode: ResponseCode, soa_ttl: u32, minimum: u32) -> Message {
-        let mut message = Message::new(1, MessageType::Response, OpCode::Query);
-        message.metadata.response_code = rcode;
-        let soa = SOA::new(
-            Name::from_ascii("ns.example.").unwrap(),
-            Name::from_ascii("h.example.").unwrap(),
-            1,
-            1,
-            1,
-            1,
-            minimum,
-        );
-        message.add_authority(Record::from_rdata(
-            Name::from_ascii("example.").unwrap(),
-            soa_ttl,
-            RData::SOA(soa),
-        ));
-        message
-    }
-
-    #[test]
-    fn ttls_follow_rfc_2308_and_bad_answers_are_not_cached() {
-        assert_eq!(cache_ttl(&a_answer(300)), Some(300));
-        assert_eq!(cache_ttl(&a_answer(10 * MAX_TTL)), Some(MAX_TTL));
-        assert_eq!(cache_ttl(&a_answer(0)), None);
-        assert_eq!(
-            cache_ttl(&negative(ResponseCode::NXDomain, 3600, 60)),
-            Some(60)
-        );
-        assert_eq!(
-            cache_ttl(&negative(ResponseCode::NoError, 30, 900)),
-            Some(30)
-        );
-        let mut servfail = a_answer(300);
-        servfail.metadata.response_code = ResponseCode::ServFail;
-        assert_eq!(cache_ttl(&servfail), None);
-        let mut nxdomain_without_soa = a_answer(300);
-        nxdomain_without_soa.answers.clear();
-        nxdomain_without_soa.metadata.response_code = ResponseCode::NXDomain;
-        assert_eq!(cache_ttl(&nxdomain_without_soa), None);
-        let mut truncated = a_answer(300);
-        truncated.metadata.truncation = true;
-        assert_eq!(cache_ttl(&truncated), None);
-    }
-
-    #[test]
-    fn fresh_hits_decrement_ttls_and_expire_into_stale() {
-        let cache = AnswerCache::new(1 << 20, Duration::from_secs(3600));
-        let t0 = Instant::now();
-        cache.insert(key("www.example"), &a_answer(300), t0);
-        let hit = cache
-            .fresh(&key("www.example"), t0 + Duration::from_secs(100))
-            .unwrap()
-            .0;
-        assert_eq!(hit.answers[0].ttl, 200);
-        assert!(
-            cache
-                .stale(&key("www.example"), t0 + Duration::from_secs(100))
-                .is_none()
-        );
-        // Expired: no longer fresh, but stale with TTL 30.
-        let late = t0 + Duration::from_secs(301);
-        assert!(cache.fresh(&key("www.example"), late).is_none());
-        assert_eq!(
-            cache.stale(&key("www.example"), late).unwrap().answers[0].ttl,
-            STALE_TTL
-        );
-        assert_eq!(cache.stats.hits.load(Ordering::Relaxed), 1);
-        assert_eq!(cache.stats.misses.load(Ordering::Relaxed), 1);
-        assert_eq!(cache.stats.stale_served.load(Ordering::Relaxed), 1);
-        assert!(cache.fresh(&key("other.example"), t0).is_none());
-    }
-
-    #[test]
-    fn negative_answers_keep_their_soa() {
-        let cache = AnswerCache::new(1 << 20, Duration::ZERO);
-        let t0 = Instant::now();
-        cache.insert(
-            key("nx.example"),
-            &negative(ResponseCode::NXDomain, 3600, 60),
-            t0,
-        );
-        let hit = cache
-            .fresh(&key("nx.example"), t0 + Duration::from_secs(20))
-            .unwrap()
-            .0;
-        assert_eq!(hit.metadata.response_code, ResponseCode::NXDomain);
-        assert_eq!(hit.authorities[0].ttl, 40, "min(3600, 60) - 20");
-    }
-
-    #[test]
-    fn the_size_bound_evicts() {
-        let cache = AnswerCache::new(64 * 1024, Duration::ZERO);
-        let t0 = Instant::now();
-        for i in 0..2000 {
-            cache.insert(key(&format!("n{i}.example")), &a_answer(300), t0);
-        }
-        let held = cache.len();
-        assert!(held > 0 && held < 2000, "{held} entries in 64 KiB");
-        let off = AnswerCache::new(0, Duration::ZERO);
-        off.insert(key("www.example"), &a_answer(300), t0);
-        assert!(off.fresh(&key("www.example"), t0).is_none());
-    }
-}
+#[path = "cache_tests.rs"]
+mod tests;

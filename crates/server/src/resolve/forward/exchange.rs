@@ -36,6 +36,16 @@ impl ExchangeError {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::Timeout => "timeout",
+            Self::Io(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::ConnectionRefused
+                        | io::ErrorKind::NetworkUnreachable
+                        | io::ErrorKind::HostUnreachable
+                ) =>
+            {
+                "unreachable"
+            }
             Self::Io(_) | Self::Encode(_) => "io",
             Self::Mismatch(_) => "mismatch",
             Self::Malformed(_) => "malformed",

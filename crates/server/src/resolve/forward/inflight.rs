@@ -31,6 +31,7 @@ pub(crate) enum Flight {
 
 /// The query that asks; it must [`Leader::finish`]. If it is dropped
 /// instead (cancelled), its followers stop waiting and fail over.
+#[derive(Debug)]
 pub(crate) struct Leader {
     key: CacheKey,
     sender: watch::Sender<Option<Arc<Outcome>>>,
@@ -73,6 +74,13 @@ impl InFlight {
 }
 
 impl Leader {
+    /// A follower of this leader (the query that made it, which waits too).
+    pub(crate) fn follower(&self) -> Follower {
+        Follower {
+            receiver: self.sender.subscribe(),
+        }
+    }
+
     /// Shares the outcome with every follower.
     pub(crate) fn finish(self, outcome: Outcome) {
         // Later queries go to the cache (or ask again) from here on.

@@ -1,19 +1,30 @@
 //! Forwarding: names this server does not answer go to upstream resolvers.
 //!
-//! [`Forwarder::resolve`] answers from the cache when it can. Otherwise it
-//! tries the route's upstreams in the order the [`UpstreamPool`] gives
-//! (health, then latency, then configuration), each at most twice, within
-//! one overall budget (`forward.timeout_ms`), every try getting an equal
-//! share of what is left. An upstream that times out or answers SERVFAIL,
-//! REFUSED, NOTIMP or FORMERR makes way for the next and is marked down for
-//! a while. A usable answer is sanitised (only its CNAME chain and the proof
-//! of a negative answer remain), cached and returned; when every try fails,
-//! the caller gets a stale cached answer if there is one.
+//! [`Forwarder::resolve`] answers from the cache when it can, and below a
+//! cached NXDOMAIN (RFC 8020). Otherwise one [`fetch`] per question goes
+//! upstream as its own task, and every query for that question waits for
+//! it (coalescing). A fetch tries the route's upstreams in the order the
+//! [`UpstreamPool`] gives (health, then latency, then configuration), each
+//! at most twice, within one overall budget (`forward.timeout_ms`); every
+//! try first takes a permit from its upstream's [`budget`] (Azure's 1,000
+//! queries per second and 200 pending), queued by [`priority`] when that is
+//! spent. A usable answer is sanitised (only its CNAME chain and the proof
+//! of a negative answer remain), cached and returned.
+//!
+//! A query with a stale answer to fall back on waits at most
+//! [`STALE_CLIENT_TIMER`] (RFC 8767 §5), then gets the stale answer while
+//! the fetch goes on. A cached answer asked for in the last tenth of its
+//! TTL is refreshed in the background (prefetch), so names asked steadily
+//! never wait. When every try fails, the caller gets the stale answer if
+//! there is one.
 
+mod budget;
 mod cache;
 mod exchange;
+mod fetch;
 mod inflight;
 mod pool;
+mod priority;
 mod sanitize;
 
 use std::net::SocketAddr;
@@ -21,32 +32,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use hickory_proto::op::{Message, Query, ResponseCode};
+use hickory_proto::op::{Message, Query};
+use privatelink_mapping::{ForwardSettings, Route};
 use tokio::sync::Semaphore;
-use tokio::time::Instant;
-use tracing::debug;
 
 use crate::observe::metrics::Metrics;
 
-pub(crate) use cache::{AnswerCache, CacheKey, MAX_TTL};
-use exchange::{UpstreamQuery, exchange};
-use inflight::{Flight, InFlight};
+pub(crate) use budget::Budgets;
+pub(crate) use cache::{AnswerCache, CacheKey, MAX_TTL, refresh_due};
+use fetch::Fetch;
+use inflight::{Flight, InFlight, Leader};
 pub(crate) use pool::UpstreamPool;
+use priority::{Popularity, Pressure};
 pub(crate) use sanitize::{chain, sanitize};
 
-/// The metrics label of an upstream's failing rcode.
-fn rcode_error_kind(rcode: ResponseCode) -> &'static str {
-    match rcode {
-        ResponseCode::ServFail => "servfail",
-        ResponseCode::Refused => "refused",
-        ResponseCode::NotImp => "notimp",
-        ResponseCode::FormErr => "formerr",
-        _ => "rcode",
-    }
-}
-
-/// How many times each upstream may be tried for one query.
-const ROUNDS: usize = 2;
+/// How long a query with a stale answer to fall back on waits for the
+/// upstream before it gets the stale answer (RFC 8767 §5 suggests 1.8 s).
+pub(crate) const STALE_CLIENT_TIMER: Duration = Duration::from_millis(1800);
 
 /// Flags of the client's query that travel upstream.
 #[derive(Debug, Clone, Copy, Default)]
@@ -69,7 +71,9 @@ pub enum Answer {
 pub enum ForwardError {
     #[error("no upstream is configured for this name")]
     NoUpstreams,
-    #[error("too many questions are upstream already (forward.max_inflight)")]
+    #[error(
+        "too many questions are upstream already (forward.max_inflight, or one suffix's share)"
+    )]
     Overloaded {
         /// A stale cached answer (TTL 30) to fall back on, if any.
         stale: Option<Box<Message>>,
@@ -93,6 +97,13 @@ pub struct ForwardStats {
     pub coalesced: AtomicU64,
     /// Questions refused because `forward.max_inflight` were upstream already.
     pub overloaded: AtomicU64,
+    /// Misses shed because their suffix held its share of the budget.
+    pub suffix_shed: AtomicU64,
+    /// Cached answers refreshed before they expired.
+    pub prefetches: AtomicU64,
+    /// Stale answers given because the upstream was slower than
+    /// [`STALE_CLIENT_TIMER`].
+    pub stale_on_timer: AtomicU64,
 }
 
 /// Sends queries upstream, remembers upstream health and caches answers.
@@ -103,8 +114,25 @@ pub struct Forwarder {
     cache: AnswerCache,
     inflight: InFlight,
     /// One permit per question upstream (`forward.max_inflight`).
-    upstream_slots: Semaphore,
+    upstream_slots: Arc<Semaphore>,
+    budgets: Budgets,
+    /// The mapping generation whose limits the budgets hold.
+    budgets_generation: AtomicU64,
+    popularity: Popularity,
+    pressure: Pressure,
     pub stats: ForwardStats,
+}
+
+/// One question to resolve, as the route and the client give it.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolve<'a> {
+    pub route: Route<'a>,
+    pub question: &'a Query,
+    pub flags: ForwardFlags,
+    /// `forward.timeout_ms`.
+    pub timeout: Duration,
+    /// The instant cached TTLs are aged to.
+    pub now: std::time::Instant,
 }
 
 impl Forwarder {
@@ -117,11 +145,15 @@ impl Forwarder {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            upstream_slots: Semaphore::new(max_inflight.max(1)),
+            upstream_slots: Arc::new(Semaphore::new(max_inflight.max(1))),
             metrics,
             pool: UpstreamPool::new(),
             cache: AnswerCache::new(cache_bytes, stale_max),
             inflight: InFlight::default(),
+            budgets: Budgets::default(),
+            budgets_generation: AtomicU64::new(0),
+            popularity: Popularity::default(),
+            pressure: Pressure::default(),
             stats: ForwardStats::default(),
         }
     }
@@ -134,7 +166,26 @@ impl Forwarder {
         &self.pool
     }
 
-    /// Logs the forwarding counters (at shutdown, until metrics exist).
+    /// The upstream budgets, for metrics.
+    pub(crate) fn budgets(&self) -> &Budgets {
+        &self.budgets
+    }
+
+    /// Gives the budgets the limits of the forwarding settings in service,
+    /// once per mapping generation (at the first miss after a reload).
+    pub(crate) fn configure(&self, generation: u64, settings: &ForwardSettings) {
+        if self.budgets_generation.load(Ordering::Acquire) != generation {
+            self.budgets.configure(settings);
+            self.budgets_generation.store(generation, Ordering::Release);
+        }
+    }
+
+    /// Suffixes with misses upstream now (bounded by the misses upstream).
+    pub(crate) fn pressed_suffixes(&self) -> usize {
+        self.pressure.len()
+    }
+
+    /// Logs the forwarding counters (at shutdown).
     pub fn log_statistics(&self) {
         let stats = &self.cache.stats;
         tracing::info!(
@@ -146,143 +197,132 @@ impl Forwarder {
             discarded = self.stats.discarded.load(Ordering::Relaxed),
             coalesced = self.stats.coalesced.load(Ordering::Relaxed),
             overloaded = self.stats.overloaded.load(Ordering::Relaxed),
+            suffix_shed = self.stats.suffix_shed.load(Ordering::Relaxed),
+            prefetches = self.stats.prefetches.load(Ordering::Relaxed),
             "forwarding statistics"
         );
     }
 
-    /// Answers `question` from the cache (aged to `now`) or from `upstreams`
-    /// within `budget`.
+    /// Answers a question from the cache or from the route's upstreams.
     ///
     /// Identical questions (same cache key) that arrive while one is already
     /// upstream wait for its answer instead of asking again, so a popular
     /// name expiring under load costs one upstream query, not hundreds.
-    pub async fn resolve(
-        &self,
-        upstreams: &[SocketAddr],
-        question: &Query,
-        flags: ForwardFlags,
-        budget: Duration,
-        now: std::time::Instant,
-    ) -> Result<Answer, ForwardError> {
+    pub async fn resolve(self: &Arc<Self>, ask: Resolve<'_>) -> Result<Answer, ForwardError> {
+        let question = ask.question;
         let key = CacheKey {
             name: crate::wire::lookup_key(question.name()),
             rtype: question.query_type(),
             class: question.query_class(),
-            dnssec_ok: flags.dnssec_ok,
-            checking_disabled: flags.checking_disabled,
+            dnssec_ok: ask.flags.dnssec_ok,
+            checking_disabled: ask.flags.checking_disabled,
         };
-        if let Some((hit, aged_at)) = self.cache.fresh(&key, now) {
-            return Ok(Answer::Cached(hit, aged_at));
+        let asked = self.popularity.count(&key.name);
+        if let Some(hit) = self.cache.fresh(&key, ask.now) {
+            if hit.refresh_due && !ask.route.upstreams.is_empty() {
+                self.prefetch(key, &ask, asked);
+            }
+            return Ok(Answer::Cached(hit.message, hit.aged_at));
         }
-        if upstreams.is_empty() {
+        if ask.route.upstreams.is_empty() {
             return Err(ForwardError::NoUpstreams);
         }
-        let outcome = match self.inflight.join(&key) {
+        if let Some(hit) = self.cache.nonexistent_above(&key, ask.now) {
+            return Ok(Answer::Cached(hit.message, hit.aged_at));
+        }
+        let stale = self.cache.stale(&key, std::time::Instant::now());
+        let (follower, coalesced) = match self.inflight.join(&key) {
             Flight::Leader(leader) => {
-                let Ok(_slot) = self.upstream_slots.try_acquire() else {
-                    self.stats.overloaded.fetch_add(1, Ordering::Relaxed);
-                    leader.finish(Err("overloaded".to_owned()));
+                let follower = leader.follower();
+                let known = stale.is_some();
+                if !self.start_fetch(leader, key, &ask, known, asked) {
                     return Err(ForwardError::Overloaded {
-                        stale: self
-                            .cache
-                            .stale(&key, std::time::Instant::now())
-                            .map(Box::new),
+                        stale: stale.map(Box::new),
                     });
-                };
-                let outcome = match self.ask_upstreams(upstreams, question, flags, budget).await {
-                    Ok((mut answer, upstream)) => {
-                        sanitize(question.name(), &mut answer);
-                        self.cache
-                            .insert(key.clone(), &answer, std::time::Instant::now());
-                        Ok((answer, upstream))
-                    }
-                    Err(reason) => Err(reason),
-                };
-                leader.finish(outcome.clone());
-                outcome
-            }
-            Flight::Follower(follower) => match tokio::time::timeout(budget, follower.wait()).await
-            {
-                Ok(Some(outcome)) => {
-                    self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
-                    outcome
                 }
-                Ok(None) | Err(_) => Err("the query this one waited for did not finish".to_owned()),
-            },
+                (follower, false)
+            }
+            Flight::Follower(follower) => (follower, true),
         };
+        let patience = if stale.is_some() {
+            STALE_CLIENT_TIMER.min(ask.timeout)
+        } else {
+            ask.timeout
+        };
+        let outcome = match tokio::time::timeout(patience, follower.wait()).await {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => Err("the query this one waited for did not finish".to_owned()),
+            Err(_) if stale.is_some() => {
+                self.stats.stale_on_timer.fetch_add(1, Ordering::Relaxed);
+                Err("the upstream is slower than the client-response timer".to_owned())
+            }
+            Err(_) => Err("no answer within forward.timeout_ms".to_owned()),
+        };
+        if coalesced && outcome.is_ok() {
+            self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+        }
         match outcome {
             Ok((answer, upstream)) => Ok(Answer::Upstream(answer, upstream)),
             Err(reason) => Err(ForwardError::Exhausted {
                 reason,
-                stale: self
-                    .cache
-                    .stale(&key, std::time::Instant::now())
-                    .map(Box::new),
+                stale: stale.map(Box::new),
             }),
         }
     }
 
-    /// Tries the upstreams in health order, twice round, within `budget`.
-    async fn ask_upstreams(
-        &self,
-        upstreams: &[SocketAddr],
-        question: &Query,
-        flags: ForwardFlags,
-        budget: Duration,
-    ) -> Result<(Message, SocketAddr), String> {
-        let started = Instant::now();
-        let deadline = started + budget;
-        let order = self.pool.order(upstreams, started);
-        let attempts: Vec<SocketAddr> = order
-            .iter()
-            .copied()
-            .cycle()
-            .take(order.len() * ROUNDS)
-            .collect();
-        // Upstreams that gave a definite refusal are not asked again.
-        let mut refused: Vec<SocketAddr> = Vec::new();
-        let mut last_error = String::from("no attempt was made");
-        for (index, upstream) in attempts.iter().copied().enumerate() {
-            if refused.contains(&upstream) {
-                continue;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                last_error = "the forwarding budget is spent".into();
-                break;
-            }
-            let share = u32::try_from(attempts.len() - index).unwrap_or(u32::MAX);
-            let attempt_deadline = now + (deadline - now) / share;
-            let query = UpstreamQuery::new(question, flags.dnssec_ok, flags.checking_disabled)
-                .map_err(|e| e.to_string())?;
-            self.stats.upstream_queries.fetch_add(1, Ordering::Relaxed);
-            let result = exchange(upstream, &query, attempt_deadline, &self.stats.discarded).await;
-            let latency = now.elapsed();
-            let name = upstream.to_string();
-            match result {
-                Ok(answer) => match answer.metadata.response_code {
-                    ResponseCode::NoError | ResponseCode::NXDomain => {
-                        self.pool.success(upstream, latency);
-                        self.metrics.upstream(&name, latency, None);
-                        return Ok((answer, upstream));
-                    }
-                    rcode => {
-                        self.metrics
-                            .upstream(&name, latency, Some(rcode_error_kind(rcode)));
-                        let backoff = self.pool.failure(upstream, Instant::now());
-                        debug!(%upstream, %rcode, name = %question.name(), ?backoff, "upstream failed the query; trying the next");
-                        last_error = format!("{upstream} answered {rcode}");
-                        refused.push(upstream);
-                    }
-                },
-                Err(error) => {
-                    self.metrics.upstream(&name, latency, Some(error.kind()));
-                    let backoff = self.pool.failure(upstream, Instant::now());
-                    debug!(%upstream, %error, name = %question.name(), ?backoff, "no answer from upstream; trying the next");
-                    last_error = format!("{upstream}: {error}");
-                }
-            }
+    /// Refreshes a cached answer in the background, unless it is being
+    /// fetched already.
+    fn prefetch(self: &Arc<Self>, key: CacheKey, ask: &Resolve<'_>, asked: u8) {
+        if let Flight::Leader(leader) = self.inflight.join(&key)
+            && self.start_fetch(leader, key, ask, true, asked)
+        {
+            self.stats.prefetches.fetch_add(1, Ordering::Relaxed);
         }
-        Err(last_error)
+    }
+
+    /// Sends `key` upstream as a task of its own, within
+    /// `forward.max_inflight` and its suffix's share of the budget; false
+    /// (and the leader dropped, so its followers fail over) when neither
+    /// has room.
+    fn start_fetch(
+        self: &Arc<Self>,
+        leader: Leader,
+        key: CacheKey,
+        ask: &Resolve<'_>,
+        known: bool,
+        asked: u8,
+    ) -> bool {
+        let Ok(slot) = self.upstream_slots.clone().try_acquire_owned() else {
+            self.stats.overloaded.fetch_add(1, Ordering::Relaxed);
+            return false;
+        };
+        let pressure = self.pressure.of(&key.name);
+        let share = (ask.route.limits.max_pending / 2).max(1);
+        let Some(held) = self.pressure.enter(&key.name, share) else {
+            let shed = self.stats.suffix_shed.fetch_add(1, Ordering::Relaxed) + 1;
+            if self.pressure.warn_due() {
+                tracing::warn!(
+                    name = %key.name,
+                    share,
+                    shed_total = shed,
+                    "misses under one suffix hold half of the upstream budget: shedding them (a random-subdomain flood?)"
+                );
+            }
+            return false;
+        };
+        let fetch = Fetch {
+            key,
+            question: ask.question.clone(),
+            flags: ask.flags,
+            upstreams: ask.route.upstreams.to_vec(),
+            limits: ask.route.limits,
+            timeout: ask.timeout,
+            priority: priority::priority(known, asked, pressure),
+            held,
+            leader,
+            slot,
+        };
+        tokio::spawn(fetch.run(self.clone()));
+        true
     }
 }

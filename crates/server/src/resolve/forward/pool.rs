@@ -8,6 +8,11 @@
 //! [`BACKOFF_MAX`]); once that has passed, the next query probes it again in
 //! its usual place. Down upstreams are still tried, last, when nothing else
 //! is left: no query is failed without asking.
+//!
+//! Operators hear of it in the log: one WARN when an upstream starts
+//! failing, with the reason, and one INFO when it answers again. An
+//! upstream that flaps warns at most once per [`WARN_EVERY`]; a recovery is
+//! told only when its failure was.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,6 +27,8 @@ pub(crate) const LATENCY_BAND: Duration = Duration::from_millis(50);
 pub(crate) const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// The longest back-off.
 pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// One upstream's "failing" WARN comes at most this often.
+pub(crate) const WARN_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Health {
@@ -29,6 +36,11 @@ struct Health {
     srtt: Option<Duration>,
     consecutive_failures: u32,
     down_until: Option<Instant>,
+    /// Since when it has failed without an answer in between.
+    failing_since: Option<Instant>,
+    /// The failure was logged (so its recovery will be).
+    told: bool,
+    last_warning: Option<Instant>,
 }
 
 /// Health of every upstream this process has asked. A std mutex: it is
@@ -76,19 +88,41 @@ impl UpstreamPool {
             let h = health.entry(upstream).or_default();
             // EWMA with weight 1/4 for the new sample, as TCP's SRTT does with 1/8.
             h.srtt = Some(h.srtt.map_or(latency, |srtt| (srtt * 3 + latency) / 4));
+            if let Some(since) = h.failing_since.take()
+                && std::mem::take(&mut h.told)
+            {
+                tracing::info!(
+                    %upstream,
+                    failures = h.consecutive_failures,
+                    failing_for_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    "upstream answers again"
+                );
+            }
             h.consecutive_failures = 0;
             h.down_until = None;
         });
     }
 
-    /// Records a timeout or a failing answer; returns the back-off applied.
-    pub fn failure(&self, upstream: SocketAddr, now: Instant) -> Duration {
+    /// Records a timeout or a failing answer (`reason`: timeout, refused,
+    /// unreachable, …); returns the back-off applied.
+    pub fn failure(&self, upstream: SocketAddr, now: Instant, reason: &str) -> Duration {
         self.with(|health| {
             let h = health.entry(upstream).or_default();
             h.consecutive_failures = h.consecutive_failures.saturating_add(1);
             let doublings = h.consecutive_failures.saturating_sub(1).min(16);
             let backoff = BACKOFF_BASE.saturating_mul(1 << doublings).min(BACKOFF_MAX);
             h.down_until = Some(now + backoff);
+            if h.failing_since.is_none() {
+                h.failing_since = Some(now);
+                let quiet = h
+                    .last_warning
+                    .is_none_or(|at| now.saturating_duration_since(at) >= WARN_EVERY);
+                if quiet {
+                    h.told = true;
+                    h.last_warning = Some(now);
+                    tracing::warn!(%upstream, reason, ?backoff, "upstream failing; asking the others first");
+                }
+            }
             backoff
         })
     }
@@ -126,7 +160,7 @@ mod tests {
     fn failed_upstreams_go_last_until_their_backoff_ends() {
         let pool = UpstreamPool::new();
         let now = Instant::now();
-        assert_eq!(pool.failure(addr(1), now), BACKOFF_BASE);
+        assert_eq!(pool.failure(addr(1), now, "timeout"), BACKOFF_BASE);
         assert!(pool.is_down(addr(1), now));
         assert_eq!(pool.order(&[addr(1), addr(2)], now), [addr(2), addr(1)]);
         // Probed back in once the back-off is over.
@@ -134,12 +168,12 @@ mod tests {
         assert!(!pool.is_down(addr(1), later));
         assert_eq!(pool.order(&[addr(1), addr(2)], later), [addr(1), addr(2)]);
         // Consecutive failures double the back-off, up to the maximum.
-        assert_eq!(pool.failure(addr(1), later), BACKOFF_BASE * 2);
-        assert_eq!(pool.failure(addr(1), later), BACKOFF_BASE * 4);
+        assert_eq!(pool.failure(addr(1), later, "timeout"), BACKOFF_BASE * 2);
+        assert_eq!(pool.failure(addr(1), later, "timeout"), BACKOFF_BASE * 4);
         for _ in 0..20 {
-            pool.failure(addr(1), later);
+            pool.failure(addr(1), later, "timeout");
         }
-        assert_eq!(pool.failure(addr(1), later), BACKOFF_MAX);
+        assert_eq!(pool.failure(addr(1), later, "timeout"), BACKOFF_MAX);
         // One answer clears it all.
         pool.success(addr(1), Duration::from_millis(2));
         assert!(!pool.is_down(addr(1), later));
@@ -161,9 +195,9 @@ mod tests {
     fn when_everything_is_down_the_soonest_back_goes_first() {
         let pool = UpstreamPool::new();
         let now = Instant::now();
-        pool.failure(addr(1), now);
-        pool.failure(addr(1), now);
-        pool.failure(addr(2), now);
+        pool.failure(addr(1), now, "timeout");
+        pool.failure(addr(1), now, "timeout");
+        pool.failure(addr(2), now, "timeout");
         assert_eq!(pool.order(&[addr(1), addr(2)], now), [addr(2), addr(1)]);
     }
 }

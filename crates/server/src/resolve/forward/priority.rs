@@ -1,0 +1,260 @@
+//! Who goes first to a spent upstream budget, and how much of it one
+//! suffix may hold.
+//!
+//! A miss's [`Priority`] orders, highest first: names the cache holds (a
+//! stale answer to refresh, a prefetch), then how often clients asked the
+//! name lately ([`Popularity`], a count-min sketch as TinyLFU keeps), then
+//! how few misses under the same suffix are upstream already
+//! ([`Pressure`]). A random-subdomain flood is made of names nobody asked
+//! before under one suffix with hundreds of misses out, so it sorts after
+//! everything else and never starves an innocent query.
+//!
+//! A suffix is the name less its first label and, separately, the name's
+//! last two labels (`<random>.flood.example` and `<r1>.<r2>.flood.example`
+//! both press on `flood.example`). One suffix may hold at most half of an
+//! upstream's pending budget ([`Pressure::enter`]); past that, its misses
+//! are shed at once.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::budget::Priority;
+
+/// Rows and width of the popularity sketch (16 KiB).
+const ROWS: usize = 4;
+const WIDTH: usize = 4096;
+/// A counter saturates here; priorities only need "asked a few times".
+const MAX_COUNT: u8 = 15;
+/// After this many counts every counter is halved, so popularity fades.
+const AGE_EVERY: u32 = 10 * WIDTH as u32;
+
+/// How often names were asked lately, approximately and in bounded memory.
+pub(crate) struct Popularity {
+    counters: Box<[AtomicU8]>,
+    counted: AtomicU32,
+    hasher: std::hash::RandomState,
+}
+
+impl std::fmt::Debug for Popularity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Popularity")
+    }
+}
+
+impl Default for Popularity {
+    fn default() -> Self {
+        Self {
+            counters: (0..ROWS * WIDTH).map(|_| AtomicU8::new(0)).collect(),
+            counted: AtomicU32::new(0),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+}
+
+impl Popularity {
+    fn slots(&self, name: &str) -> [usize; ROWS] {
+        let hash = self.hasher.hash_one(name);
+        let mut slots = [0; ROWS];
+        for (row, slot) in slots.iter_mut().enumerate() {
+            // Each row takes 16 bits of the hash.
+            let bits = usize::try_from((hash >> (16 * row)) & 0xFFFF).unwrap_or(0);
+            *slot = row * WIDTH + bits % WIDTH;
+        }
+        slots
+    }
+
+    /// Counts one question for `name` and returns its count so far.
+    pub(crate) fn count(&self, name: &str) -> u8 {
+        let mut least = MAX_COUNT;
+        for slot in self.slots(name) {
+            let counter = &self.counters[slot];
+            let before = counter
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some(n.saturating_add(1).min(MAX_COUNT))
+                })
+                .unwrap_or(MAX_COUNT);
+            least = least.min(before.saturating_add(1).min(MAX_COUNT));
+        }
+        if self.counted.fetch_add(1, Ordering::Relaxed) + 1 >= AGE_EVERY {
+            self.counted.store(0, Ordering::Relaxed);
+            for counter in &*self.counters {
+                let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n / 2));
+            }
+        }
+        least
+    }
+}
+
+/// The priority of a miss.
+pub(crate) fn priority(known: bool, asked: u8, pressure: u32) -> Priority {
+    let band: u32 = if known { 2 } else { 1 };
+    let relief = 0xFFFF - pressure.min(0xFFFF);
+    Priority(band << 24 | u32::from(asked.min(MAX_COUNT)) << 16 | relief)
+}
+
+/// Misses upstream per suffix.
+#[derive(Debug, Default)]
+pub(crate) struct Pressure {
+    by_suffix: Arc<Mutex<HashMap<Box<str>, u32>>>,
+    /// When shedding was last logged.
+    last_warning: Mutex<Option<std::time::Instant>>,
+}
+
+/// Suffix shedding is logged at most this often.
+const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A miss counted against its suffixes until dropped.
+#[derive(Debug)]
+pub(crate) struct Held {
+    suffixes: Vec<Box<str>>,
+    by_suffix: Arc<Mutex<HashMap<Box<str>, u32>>>,
+}
+
+/// The suffixes a name presses on: without its first label, and its last
+/// two labels when it has more than three (once when they are the same).
+/// A name of one label presses on itself.
+fn suffixes(name: &str) -> Vec<Box<str>> {
+    let parent = name.split_once('.').map_or(name, |(_, rest)| rest);
+    let last_two = name
+        .rmatch_indices('.')
+        .nth(1)
+        .map_or(parent, |(dot, _)| &name[dot + 1..]);
+    if parent == last_two {
+        vec![parent.into()]
+    } else {
+        vec![parent.into(), last_two.into()]
+    }
+}
+
+fn lock(map: &Mutex<HashMap<Box<str>, u32>>) -> MutexGuard<'_, HashMap<Box<str>, u32>> {
+    map.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Pressure {
+    /// Misses upstream now under the busiest suffix of `name`.
+    pub(crate) fn of(&self, name: &str) -> u32 {
+        let map = lock(&self.by_suffix);
+        suffixes(name)
+            .iter()
+            .map(|suffix| map.get(suffix).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Counts a miss of `name` upstream, unless one of its suffixes holds
+    /// `cap` already.
+    pub(crate) fn enter(&self, name: &str, cap: u32) -> Option<Held> {
+        let suffixes = suffixes(name);
+        let mut map = lock(&self.by_suffix);
+        if suffixes
+            .iter()
+            .any(|suffix| map.get(suffix).is_some_and(|n| *n >= cap))
+        {
+            return None;
+        }
+        for suffix in &suffixes {
+            *map.entry(suffix.clone()).or_default() += 1;
+        }
+        Some(Held {
+            suffixes,
+            by_suffix: self.by_suffix.clone(),
+        })
+    }
+
+    /// True, once a minute, when shedding should be logged.
+    pub(crate) fn warn_due(&self) -> bool {
+        let mut last = self
+            .last_warning
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        let due = last.is_none_or(|at| now.duration_since(at) >= WARN_EVERY);
+        if due {
+            *last = Some(now);
+        }
+        due
+    }
+
+    /// Suffixes with misses upstream (the map's size; it is bounded by
+    /// the misses upstream).
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.by_suffix).len()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut map = lock(&self.by_suffix);
+        for suffix in &self.suffixes {
+            if let Some(n) = map.get_mut(suffix) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    map.remove(suffix);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffixes_catch_one_and_two_random_labels() {
+        assert_eq!(
+            suffixes("x1.flood.example"),
+            vec![Box::from("flood.example")]
+        );
+        assert_eq!(
+            suffixes("x1.x2.flood.example"),
+            vec![Box::from("x2.flood.example"), Box::from("flood.example")]
+        );
+        assert_eq!(suffixes("example"), vec![Box::from("example")]);
+        assert_eq!(suffixes("a.example"), vec![Box::from("example")]);
+    }
+
+    #[test]
+    fn a_suffix_holds_at_most_its_cap_and_gets_it_back() {
+        let pressure = Pressure::default();
+        let held: Vec<Held> = (0..3)
+            .map(|i| {
+                pressure
+                    .enter(&format!("r{i}.x{i}.flood.example"), 3)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(pressure.of("new.flood.example"), 3);
+        assert!(pressure.enter("r9.x9.flood.example", 3).is_none());
+        assert!(pressure.enter("www.other.example", 3).is_some());
+        drop(held);
+        assert_eq!(pressure.of("new.flood.example"), 0);
+        assert_eq!(pressure.len(), 0, "emptied suffixes are forgotten");
+    }
+
+    #[test]
+    fn popular_names_count_up_and_fade() {
+        let popularity = Popularity::default();
+        assert_eq!(popularity.count("www.example"), 1);
+        for _ in 0..20 {
+            popularity.count("www.example");
+        }
+        assert_eq!(popularity.count("www.example"), MAX_COUNT);
+        for i in 0..AGE_EVERY {
+            popularity.count(&format!("n{i}.flood.example"));
+        }
+        assert!(popularity.count("www.example") < MAX_COUNT);
+    }
+
+    #[test]
+    fn priorities_order_known_then_popular_then_unpressed() {
+        let flood = priority(false, 1, 500);
+        let innocent = priority(false, 1, 0);
+        let popular = priority(false, 8, 500);
+        let cached = priority(true, 1, 500);
+        assert!(cached > popular && popular > innocent && innocent > flood);
+    }
+}
