@@ -221,3 +221,63 @@ fn a_kept_response_expires_with_its_records() {
     assert_eq!(response.answers[0].ttl, 1, "fresh from the upstream");
     assert_eq!(upstream.queries(), 2);
 }
+
+#[test]
+fn a_slow_refresh_gives_the_stale_answer_after_the_client_response_timer_and_goes_on() {
+    let upstream = FakeUpstream::answering(table());
+    let config = base_config(&[upstream.addr]).replace("timeout_ms = 2000", "timeout_ms = 5000");
+    let server = TestServer::start(&config);
+    let query = client::query("short.example.com.", RecordType::A);
+    assert_eq!(client::udp(server.addr, &query).answers[0].ttl, 1);
+    // The TTL runs out (this sleep is the thing under test: expiry) and
+    // the upstream turns slower than the 1.8 s timer.
+    thread::sleep(Duration::from_millis(1100));
+    upstream.set_delay(Duration::from_millis(2500));
+    let asked = std::time::Instant::now();
+    let stale = client::udp(server.addr, &query);
+    let waited = asked.elapsed();
+    assert_eq!(a_records(&stale), ["192.0.2.7"]);
+    assert_eq!(stale.answers[0].ttl, 30, "RFC 8767 stale TTL");
+    assert!(
+        waited >= Duration::from_millis(1700) && waited < Duration::from_millis(2400),
+        "stale after {waited:?}, not at the 1.8 s timer"
+    );
+    // The refresh went on: once the upstream answers, the answer is fresh.
+    let refreshed = (0..40).any(|_| {
+        thread::sleep(Duration::from_millis(100));
+        upstream.set_delay(Duration::ZERO);
+        let answer = client::udp(server.addr, &query);
+        answer.answers.first().is_some_and(|record| record.ttl <= 1)
+    });
+    assert!(refreshed, "the refresh did not land");
+}
+
+#[test]
+fn below_a_cached_nxdomain_every_name_is_nxdomain_without_asking() {
+    let upstream = FakeUpstream::answering(table());
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let gone = client::udp(server.addr, &client::query("gone.example.", RecordType::A));
+    assert_eq!(gone.metadata.response_code, ResponseCode::NXDomain);
+    let asked = upstream.queries();
+    for name in ["a.gone.example.", "x.y.GONE.example."] {
+        let below = client::udp(server.addr, &client::query(name, RecordType::AAAA));
+        assert_eq!(
+            below.metadata.response_code,
+            ResponseCode::NXDomain,
+            "{name}"
+        );
+        assert!(below.answers.is_empty());
+        assert_eq!(below.authorities.len(), 1);
+        assert!(matches!(below.authorities[0].data, RData::SOA(_)));
+        assert!(below.authorities[0].ttl <= 300);
+    }
+    assert_eq!(
+        upstream.queries(),
+        asked,
+        "RFC 8020: nothing below is asked"
+    );
+    // A sibling is not below it.
+    let sibling = client::udp(server.addr, &client::query("other.example.", RecordType::A));
+    assert_eq!(sibling.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(upstream.queries(), asked + 1);
+}
