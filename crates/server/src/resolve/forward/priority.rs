@@ -4,16 +4,19 @@
 //! A miss's [`Priority`] orders, highest first: names the cache holds (a
 //! stale answer to refresh, a prefetch), then how often clients asked the
 //! name lately ([`Popularity`], a count-min sketch as TinyLFU keeps), then
-//! how few misses under the same suffix are upstream already
-//! ([`Pressure`]). A random-subdomain flood is made of names nobody asked
-//! before under one suffix with hundreds of misses out, so it sorts after
-//! everything else and never starves an innocent query.
+//! how few misses under the same suffixes are out already, upstream or
+//! queued for the budget ([`Pressure`]). A random-subdomain flood is made
+//! of names nobody asked before under one suffix with hundreds of misses
+//! out, so it sorts after everything else and never starves an innocent
+//! query.
 //!
-//! A suffix is the name less its first label and, separately, the name's
-//! last two labels (`<random>.flood.example` and `<r1>.<r2>.flood.example`
-//! both press on `flood.example`). One suffix may hold at most half of an
-//! upstream's pending budget ([`Pressure::enter`]); past that, its misses
-//! are shed at once.
+//! A name presses on its parent (less its first label: the random label
+//! of `<random>.flood.example` is the first) fully, and on its grandparent
+//! by half (`<r1>.<r2>.flood.example` spreads over parents but not over
+//! `flood.example`). Only the parent is capped: it may hold at most half
+//! of an upstream's pending budget ([`Pressure::enter`]), past which its
+//! misses are shed at once; siblings of a flood under a shared grandparent
+//! (`www.example` beside `<random>.flood.example`) only sort later.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -97,7 +100,7 @@ pub(crate) fn priority(known: bool, asked: u8, pressure: u32) -> Priority {
 /// Misses upstream per suffix.
 #[derive(Debug, Default)]
 pub(crate) struct Pressure {
-    by_suffix: Arc<Mutex<HashMap<Box<str>, u32>>>,
+    by_suffix: Arc<Mutex<HashMap<Suffix, u32>>>,
     /// When shedding was last logged.
     last_warning: Mutex<Option<std::time::Instant>>,
 }
@@ -108,53 +111,57 @@ const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// A miss counted against its suffixes until dropped.
 #[derive(Debug)]
 pub(crate) struct Held {
-    suffixes: Vec<Box<str>>,
-    by_suffix: Arc<Mutex<HashMap<Box<str>, u32>>>,
+    suffixes: Vec<Suffix>,
+    by_suffix: Arc<Mutex<HashMap<Suffix, u32>>>,
 }
 
-/// The suffixes a name presses on: without its first label, and its last
-/// two labels when it has more than three (once when they are the same).
-/// A name of one label presses on itself.
-fn suffixes(name: &str) -> Vec<Box<str>> {
+/// A suffix and how it is pressed on: as a parent (`true`) or as a
+/// grandparent; the two counts are apart, so that a flood's grandparent
+/// is not capped as if it were a parent.
+type Suffix = (bool, Box<str>);
+
+/// The parent and grandparent of a name (a name of one label is its own
+/// parent and has no grandparent).
+fn suffixes(name: &str) -> (&str, Option<&str>) {
     let parent = name.split_once('.').map_or(name, |(_, rest)| rest);
-    let last_two = name
-        .rmatch_indices('.')
-        .nth(1)
-        .map_or(parent, |(dot, _)| &name[dot + 1..]);
-    if parent == last_two {
-        vec![parent.into()]
-    } else {
-        vec![parent.into(), last_two.into()]
-    }
+    let grandparent = parent.split_once('.').map(|(_, rest)| rest);
+    (parent, grandparent)
 }
 
-fn lock(map: &Mutex<HashMap<Box<str>, u32>>) -> MutexGuard<'_, HashMap<Box<str>, u32>> {
+fn lock(map: &Mutex<HashMap<Suffix, u32>>) -> MutexGuard<'_, HashMap<Suffix, u32>> {
     map.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Pressure {
-    /// Misses upstream now under the busiest suffix of `name`.
+    /// How hard the misses out press on `name`: its parent's count and
+    /// half its grandparent's.
     pub(crate) fn of(&self, name: &str) -> u32 {
+        let (parent, grandparent) = suffixes(name);
         let map = lock(&self.by_suffix);
-        suffixes(name)
-            .iter()
-            .map(|suffix| map.get(suffix).copied().unwrap_or(0))
-            .max()
-            .unwrap_or(0)
+        let count = |as_parent: bool, suffix: &str| {
+            map.get(&(as_parent, Box::from(suffix)))
+                .copied()
+                .unwrap_or(0)
+        };
+        count(true, parent).saturating_add(grandparent.map_or(0, |g| count(false, g) / 2))
     }
 
-    /// Counts a miss of `name` upstream, unless one of its suffixes holds
-    /// `cap` already.
+    /// Counts a miss of `name` as out, unless its parent holds `cap`
+    /// already.
     pub(crate) fn enter(&self, name: &str, cap: u32) -> Option<Held> {
-        let suffixes = suffixes(name);
+        let (parent, grandparent) = suffixes(name);
         let mut map = lock(&self.by_suffix);
-        if suffixes
-            .iter()
-            .any(|suffix| map.get(suffix).is_some_and(|n| *n >= cap))
+        if map
+            .get(&(true, Box::from(parent)))
+            .is_some_and(|n| *n >= cap)
         {
             return None;
         }
+        let suffixes: Vec<Suffix> = std::iter::once((true, parent))
+            .chain(grandparent.map(|g| (false, g)))
+            .map(|(as_parent, suffix)| (as_parent, Box::from(suffix)))
+            .collect();
         for suffix in &suffixes {
             *map.entry(suffix.clone()).or_default() += 1;
         }
@@ -204,33 +211,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn suffixes_catch_one_and_two_random_labels() {
+    fn parents_and_grandparents() {
         assert_eq!(
             suffixes("x1.flood.example"),
-            vec![Box::from("flood.example")]
+            ("flood.example", Some("example"))
         );
         assert_eq!(
             suffixes("x1.x2.flood.example"),
-            vec![Box::from("x2.flood.example"), Box::from("flood.example")]
+            ("x2.flood.example", Some("flood.example"))
         );
-        assert_eq!(suffixes("example"), vec![Box::from("example")]);
-        assert_eq!(suffixes("a.example"), vec![Box::from("example")]);
+        assert_eq!(suffixes("a.example"), ("example", None));
+        assert_eq!(suffixes("example"), ("example", None));
     }
 
     #[test]
-    fn a_suffix_holds_at_most_its_cap_and_gets_it_back() {
+    fn only_the_parent_is_capped_and_its_share_comes_back() {
         let pressure = Pressure::default();
         let held: Vec<Held> = (0..3)
+            .map(|i| pressure.enter(&format!("r{i}.flood.example"), 3).unwrap())
+            .collect();
+        assert_eq!(pressure.of("new.flood.example"), 4, "3 + 3/2");
+        // `example` is their grandparent, not a parent: not capped.
+        assert!(pressure.enter("www.example", 3).is_some());
+        assert!(pressure.enter("r9.flood.example", 3).is_none());
+        // A sibling under the shared grandparent sorts later but is not shed.
+        assert_eq!(pressure.of("x.other.example"), 1, "0 + 3/2");
+        assert!(pressure.enter("x.other.example", 3).is_some());
+        // A flood spread over parents still presses on its grandparent.
+        let deep: Vec<Held> = (0..4)
             .map(|i| {
                 pressure
-                    .enter(&format!("r{i}.x{i}.flood.example"), 3)
+                    .enter(&format!("a{i}.b{i}.deep.example"), 3)
                     .unwrap()
             })
             .collect();
-        assert_eq!(pressure.of("new.flood.example"), 3);
-        assert!(pressure.enter("r9.x9.flood.example", 3).is_none());
-        assert!(pressure.enter("www.other.example", 3).is_some());
+        assert_eq!(pressure.of("a9.b9.deep.example"), 2, "0 + 4/2");
+        assert_eq!(pressure.of("www.unrelated.test"), 0);
+        assert!(pressure.of("a9.b9.deep.example") > pressure.of("www.unrelated.test"));
         drop(held);
+        drop(deep);
         assert_eq!(pressure.of("new.flood.example"), 0);
         assert_eq!(pressure.len(), 0, "emptied suffixes are forgotten");
     }
