@@ -259,9 +259,9 @@ class Server:
                 self.proc.wait()
 
 
-def dnsperf(port, queries, seconds, rate=None, verbose=False, tcp=False):
+def dnsperf(port, queries, seconds, rate=None, verbose=False, tcp=False, extra=()):
     argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries), "-l", str(seconds),
-            "-c", "4", "-T", "1", "-q", "200", "-t", "2"]
+            "-c", "4", "-T", "1", "-q", "200", "-t", "2", *extra]
     if tcp:
         # Four connections, each carrying many queries (pipelined).
         argv += ["-m", "tcp"]
@@ -300,12 +300,12 @@ def percentile(values, p):
 
 # ---------------------------------------------------------------- measurements
 
-def measured(server, queries, seconds, tcp):
+def measured(server, queries, seconds, tcp, extra=()):
     """One dnsperf run, with the server's CPU time per answered query (and,
     for a server that logs, the log bytes it wrote)."""
     server.truncate_log()
     cpu_before = server.cpu_s()
-    result = dnsperf(server.port, queries, seconds, tcp=tcp)
+    result = dnsperf(server.port, queries, seconds, tcp=tcp, extra=extra)
     cpu_after = server.cpu_s()
     if cpu_before is not None and cpu_after is not None and result["completed"]:
         result["cpu_us_per_query"] = (cpu_after - cpu_before) / result["completed"] * 1e6

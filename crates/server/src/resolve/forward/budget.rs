@@ -5,8 +5,13 @@
 //! 200 pending, and a drop is a timeout here, a retry, and more load. So
 //! every try to an upstream takes a [`Permit`] first: at most
 //! `max_pending` are out at once, and at most `max_qps` are sent in any
-//! one-second window (a sliding window of send instants, not a token
-//! bucket, so no burst ever exceeds the limit as the upstream counts it).
+//! one-second window (a sliding window of send instants, so no burst ever
+//! exceeds the limit as the upstream counts it). A token bucket paces the
+//! sends as well: without it a budget spent in the first 200 ms of a second
+//! would leave the other 800 ms silent, and a query arriving then would
+//! wait for the next second. The bucket holds a fiftieth of a second's worth
+//! and refills at the limit less that, so that paced sends never fill the
+//! window early (2 % of the limit is the price of never going silent).
 //!
 //! A try that finds the budget spent waits in a bounded queue ordered by
 //! [`Priority`], first in first out within one priority: refreshes of
@@ -49,6 +54,11 @@ pub(crate) enum Shed {
     Deadline,
 }
 
+/// The pacing bucket's size for `limits`.
+fn burst(limits: UpstreamLimits) -> f64 {
+    (f64::from(limits.max_qps) / 50.0).max(1.0)
+}
+
 /// A queued try's place: priority first, then arrival.
 type Place = (Reverse<Priority>, u64);
 
@@ -62,17 +72,55 @@ struct State {
     next_arrival: u64,
     /// When shedding was last logged.
     last_warning: Option<Instant>,
+    /// The pacing bucket: sends it allows now, refilled at `max_qps`.
+    tokens: f64,
+    refilled: Instant,
 }
 
 impl State {
-    fn forget_before(&mut self, now: Instant) {
+    /// Brings the window and the bucket to `now`.
+    fn advance(&mut self, now: Instant) {
         while self.sent.front().is_some_and(|at| *at + WINDOW <= now) {
             self.sent.pop_front();
         }
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.refill_rate()).min(self.burst());
+        self.refilled = now;
+    }
+
+    /// A fiftieth of a second's worth of sends, at least one.
+    fn burst(&self) -> f64 {
+        burst(self.limits)
+    }
+
+    /// Tokens per second: the limit less the burst, so that a burst and a
+    /// second of paced sends together stay within the window.
+    fn refill_rate(&self) -> f64 {
+        (f64::from(self.limits.max_qps) - self.burst()).max(0.5)
     }
 
     fn has_room(&self) -> bool {
-        self.pending < self.limits.max_pending && self.sent.len() < self.max_qps()
+        self.pending < self.limits.max_pending
+            && self.sent.len() < self.max_qps()
+            && self.tokens >= 1.0
+    }
+
+    /// When the rate next allows a send (the window and the bucket).
+    fn next_send(&self, now: Instant) -> Instant {
+        let window = if self.sent.len() < self.max_qps() {
+            now
+        } else {
+            self.sent.front().map_or(now, |oldest| *oldest + WINDOW)
+        };
+        let bucket = if self.tokens >= 1.0 {
+            now
+        } else {
+            // At least the timer's granularity: a wait rounded down to
+            // nothing would spin.
+            let wait = Duration::from_secs_f64((1.0 - self.tokens) / self.refill_rate());
+            now + wait.max(Duration::from_millis(1))
+        };
+        window.max(bucket)
     }
 
     fn max_qps(&self) -> usize {
@@ -132,8 +180,11 @@ pub(crate) struct Usage {
 
 impl Budget {
     pub(crate) fn new(limits: UpstreamLimits) -> Self {
+        let burst = burst(limits);
         Self {
             state: Mutex::new(State {
+                tokens: burst,
+                refilled: Instant::now(),
                 limits,
                 pending: 0,
                 sent: VecDeque::new(),
@@ -156,6 +207,7 @@ impl Budget {
         let mut state = self.lock();
         if state.limits != limits {
             state.limits = limits;
+            state.tokens = state.tokens.min(state.burst());
             state.wake_head();
         }
     }
@@ -178,7 +230,7 @@ impl Budget {
 
     pub(crate) fn usage(&self, now: Instant) -> Usage {
         let mut state = self.lock();
-        state.forget_before(now);
+        state.advance(now);
         Usage {
             pending: state.pending,
             queued: state.waiting.len(),
@@ -198,7 +250,7 @@ impl Budget {
             let now = Instant::now();
             let wake_at = {
                 let mut state = self.lock();
-                state.forget_before(now);
+                state.advance(now);
                 let first = state.waiting.keys().next().copied();
                 let at_head = match &place {
                     None => first.is_none_or(|head| head.0.0 < priority),
@@ -210,6 +262,7 @@ impl Budget {
                     }
                     state.pending += 1;
                     state.sent.push_back(now);
+                    state.tokens -= 1.0;
                     // The next in line may have room too.
                     state.wake_head();
                     return Ok(Permit {
@@ -224,8 +277,7 @@ impl Budget {
                     .is_some_and(|(mine, _)| state.waiting.keys().next() == Some(mine));
                 // Only the head waits on the clock, and only for the rate.
                 let rate_wait = (at_head && state.pending < state.limits.max_pending)
-                    .then(|| state.sent.front().map(|oldest| *oldest + WINDOW))
-                    .flatten();
+                    .then(|| state.next_send(now));
                 rate_wait.map_or(deadline, |at| at.min(deadline))
             };
             let Some((mine, notify)) = &place else {

@@ -56,6 +56,26 @@ async fn no_one_second_window_holds_more_than_max_qps() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn sends_are_paced_so_no_part_of_a_second_goes_silent() {
+    let budget = Arc::new(Budget::new(UpstreamLimits {
+        max_qps: 100,
+        max_pending: 1000,
+    }));
+    let started = Instant::now();
+    let mut sent = Vec::new();
+    for _ in 0..300 {
+        drop(budget.acquire(Priority(1), far()).await.unwrap());
+        sent.push(Instant::now() - started);
+    }
+    // A burst of a fiftieth of a second's worth, then one every ~10 ms.
+    assert_eq!(sent[1], Duration::ZERO);
+    assert!(sent[2] > Duration::ZERO);
+    let longest_gap = sent.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(longest_gap <= Duration::from_millis(11), "{longest_gap:?}");
+    assert!(sent[299] >= Duration::from_millis(2890), "{:?}", sent[299]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn higher_priority_goes_first_and_fifo_within_one() {
     let budget = Arc::new(Budget::new(UpstreamLimits {
         max_qps: 100,

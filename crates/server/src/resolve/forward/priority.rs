@@ -25,13 +25,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::budget::Priority;
 
-/// Rows and width of the popularity sketch (16 KiB).
+/// Rows and width of the popularity sketch (64 KiB). Wide, and aged every
+/// `WIDTH` counts, so that a flood of unique names leaves about one count
+/// per counter: a name nobody asked before still counts 1 or 2.
 const ROWS: usize = 4;
-const WIDTH: usize = 4096;
+const WIDTH: usize = 16_384;
 /// A counter saturates here; priorities only need "asked a few times".
 const MAX_COUNT: u8 = 15;
 /// After this many counts every counter is halved, so popularity fades.
-const AGE_EVERY: u32 = 10 * WIDTH as u32;
+const AGE_EVERY: u32 = WIDTH as u32;
 
 /// How often names were asked lately, approximately and in bounded memory.
 pub(crate) struct Popularity {
@@ -91,10 +93,27 @@ impl Popularity {
 }
 
 /// The priority of a miss.
+///
+/// Coarse levels first, so that the sketch's noise (a count or two) never
+/// outranks a real difference: known or not; how calm the name's suffixes
+/// are (a flood presses on one with dozens of misses out); how popular the
+/// name is; then the exact pressure.
 pub(crate) fn priority(known: bool, asked: u8, pressure: u32) -> Priority {
     let band: u32 = if known { 2 } else { 1 };
+    let calm: u32 = match pressure {
+        0..=3 => 3,
+        4..=15 => 2,
+        16..=63 => 1,
+        _ => 0,
+    };
+    let popular: u32 = match asked {
+        0..=2 => 0,
+        3..=4 => 1,
+        5..=8 => 2,
+        _ => 3,
+    };
     let relief = 0xFFFF - pressure.min(0xFFFF);
-    Priority(band << 24 | u32::from(asked.min(MAX_COUNT)) << 16 | relief)
+    Priority(band << 24 | calm << 20 | popular << 16 | relief)
 }
 
 /// Misses upstream per suffix.
@@ -255,25 +274,43 @@ mod tests {
     }
 
     #[test]
-    fn popular_names_count_up_and_fade() {
+    fn popular_names_count_up_and_a_flood_of_unique_ones_stays_at_one_or_two() {
         let popularity = Popularity::default();
         assert_eq!(popularity.count("www.example"), 1);
+        let mut flood_counts = Vec::new();
+        for i in 0..50_000 {
+            let count = popularity.count(&format!("n{i}.flood.example"));
+            if i % 1000 == 0 {
+                popularity.count("www.example");
+            }
+            flood_counts.push(count);
+        }
+        let noisy = flood_counts.iter().filter(|c| **c > 2).count();
+        assert!(noisy < 500, "{noisy} of 50,000 unique names counted over 2");
         for _ in 0..20 {
             popularity.count("www.example");
         }
         assert_eq!(popularity.count("www.example"), MAX_COUNT);
-        for i in 0..AGE_EVERY {
-            popularity.count(&format!("n{i}.flood.example"));
+        // Popularity fades.
+        for i in 0..4 * AGE_EVERY {
+            popularity.count(&format!("m{i}.flood.example"));
         }
-        assert!(popularity.count("www.example") < MAX_COUNT);
+        assert!(popularity.count("www.example") < 5);
     }
 
     #[test]
-    fn priorities_order_known_then_popular_then_unpressed() {
+    fn priorities_order_known_then_calm_then_popular() {
         let flood = priority(false, 1, 500);
+        let popular_in_flood = priority(false, 9, 500);
         let innocent = priority(false, 1, 0);
-        let popular = priority(false, 8, 500);
+        let noisy_innocent = priority(false, 2, 1);
+        let popular = priority(false, 8, 0);
         let cached = priority(true, 1, 500);
         assert!(cached > popular && popular > innocent && innocent > flood);
+        assert!(innocent > popular_in_flood && popular_in_flood > flood);
+        assert!(
+            noisy_innocent > popular_in_flood,
+            "sketch noise is no popularity"
+        );
     }
 }
