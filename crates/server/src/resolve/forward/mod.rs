@@ -235,10 +235,18 @@ impl Forwarder {
             Flight::Leader(leader) => {
                 let follower = leader.follower();
                 let known = stale.is_some();
-                if !self.start_fetch(leader, key, &ask, known, asked) {
+                let Some(fetch) = self.fetch(leader, key, &ask, known, asked) else {
                     return Err(ForwardError::Overloaded {
                         stale: stale.map(Box::new),
                     });
+                };
+                if known {
+                    // The client may be answered stale before it is done.
+                    tokio::spawn(fetch.run(self.clone()));
+                } else {
+                    // Nothing to answer sooner with: ask in this task, which
+                    // saves a spawn and a cross-thread wake-up per miss.
+                    fetch.run(self.clone()).await;
                 }
                 (follower, false)
             }
@@ -274,27 +282,27 @@ impl Forwarder {
     /// fetched already.
     fn prefetch(self: &Arc<Self>, key: CacheKey, ask: &Resolve<'_>, asked: u8) {
         if let Flight::Leader(leader) = self.inflight.join(&key)
-            && self.start_fetch(leader, key, ask, true, asked)
+            && let Some(fetch) = self.fetch(leader, key, ask, true, asked)
         {
             self.stats.prefetches.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(fetch.run(self.clone()));
         }
     }
 
-    /// Sends `key` upstream as a task of its own, within
-    /// `forward.max_inflight` and its suffix's share of the budget; false
-    /// (and the leader dropped, so its followers fail over) when neither
-    /// has room.
-    fn start_fetch(
+    /// The fetch of `key`, within `forward.max_inflight` and its suffix's
+    /// share of the budget; `None` (and the leader dropped, so its
+    /// followers fail over) when either is full.
+    fn fetch(
         self: &Arc<Self>,
         leader: Leader,
         key: CacheKey,
         ask: &Resolve<'_>,
         known: bool,
         asked: u8,
-    ) -> bool {
+    ) -> Option<Fetch> {
         let Ok(slot) = self.upstream_slots.clone().try_acquire_owned() else {
             self.stats.overloaded.fetch_add(1, Ordering::Relaxed);
-            return false;
+            return None;
         };
         let pressure = self.pressure.of(&key.name);
         let share = (ask.route.limits.max_pending / 2).max(1);
@@ -308,9 +316,9 @@ impl Forwarder {
                     "misses under one suffix hold half of the upstream budget: shedding them (a random-subdomain flood?)"
                 );
             }
-            return false;
+            return None;
         };
-        let fetch = Fetch {
+        Some(Fetch {
             key,
             question: ask.question.clone(),
             flags: ask.flags,
@@ -321,8 +329,6 @@ impl Forwarder {
             held,
             leader,
             slot,
-        };
-        tokio::spawn(fetch.run(self.clone()));
-        true
+        })
     }
 }
