@@ -134,6 +134,30 @@ fn metrics_count_a_known_mix_of_queries_exactly() {
         ),
         Some(2.0)
     );
+    // The upstream's budget: Azure's limits, nothing out now, two sent.
+    for (name, value) in [
+        ("privatelink_dns_upstream_budget_max_qps", 1000.0),
+        ("privatelink_dns_upstream_budget_max_pending", 200.0),
+        ("privatelink_dns_upstream_budget_pending", 0.0),
+        ("privatelink_dns_upstream_budget_queued", 0.0),
+        ("privatelink_dns_upstream_budget_shed_total", 0.0),
+    ] {
+        assert_eq!(
+            series(&page, &format!("{name}{{{upstream_label}}}")),
+            Some(value),
+            "{name}"
+        );
+    }
+    let sent = series(
+        &page,
+        &format!("privatelink_dns_upstream_budget_sent_last_second{{{upstream_label}}}"),
+    );
+    assert!(sent.is_some_and(|sent| sent <= 2.0), "{sent:?}");
+    assert_eq!(
+        series(&page, "privatelink_dns_forward_suffix_shed_total"),
+        Some(0.0)
+    );
+    assert!(series(&page, "privatelink_dns_cache_bytes").is_some_and(|bytes| bytes > 0.0));
     assert_eq!(series(&page, "privatelink_dns_cache_hits_total"), Some(1.0));
     assert_eq!(
         series(&page, "privatelink_dns_cache_misses_total"),
