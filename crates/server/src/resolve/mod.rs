@@ -148,6 +148,9 @@ pub(crate) async fn forward(
                 None,
             );
         }
+        Ok(Answer::Denied(answer)) => {
+            return chain::complete(&asked, answer, snapshot, Outcome::Cached, None, None);
+        }
         Ok(Answer::Cached(answer, aged_at)) => {
             return chain::complete(
                 &asked,

@@ -64,6 +64,10 @@ pub enum Answer {
     Upstream(Message, SocketAddr),
     /// From the cache, TTLs decremented; they are exact at the instant given.
     Cached(Message, std::time::Instant),
+    /// NXDOMAIN from the cached denial of an ancestor (RFC 8020). Not kept
+    /// as a ready response: it ages with the ancestor's entry, which a new
+    /// answer for the ancestor replaces.
+    Denied(Message),
 }
 
 /// Why no upstream answer could be relayed.
@@ -228,7 +232,7 @@ impl Forwarder {
             return Err(ForwardError::NoUpstreams);
         }
         if let Some(hit) = self.cache.nonexistent_above(&key, ask.now) {
-            return Ok(Answer::Cached(hit.message, hit.aged_at));
+            return Ok(Answer::Denied(hit.message));
         }
         let stale = self.cache.stale(&key, std::time::Instant::now());
         let (follower, coalesced) = match self.inflight.join(&key) {
