@@ -238,8 +238,10 @@ impl FakeUpstream {
             thread::spawn(move || {
                 for (at, reply, client) in due {
                     thread::sleep(at.saturating_duration_since(Instant::now()));
-                    let _ = sender.send_to(&reply, client);
+                    // No longer pending once it leaves: counted first, or the
+                    // server's next query could arrive before the count drops.
                     delayed_load.answered();
+                    let _ = sender.send_to(&reply, client);
                 }
             });
             thread::spawn(move || {
@@ -261,8 +263,8 @@ impl FakeUpstream {
                     };
                     let delay = Duration::from_millis(delay.load(Ordering::SeqCst));
                     if delay.is_zero() {
-                        let _ = udp.send_to(&reply, client);
                         load.answered();
+                        let _ = udp.send_to(&reply, client);
                     } else if held.send((Instant::now() + delay, reply, client)).is_err() {
                         load.answered();
                     }
