@@ -213,17 +213,22 @@ fn unique_names_under_unique_suffixes_are_held_to_the_budget_retries_included() 
     );
 }
 
-#[test]
-fn a_name_asked_steadily_is_refreshed_before_it_expires_and_never_waits() {
+/// Asks for a name of TTL 3 every 100 ms for `duration` while the upstream
+/// takes 400 ms: the slowest answer, and how many queries the upstream saw.
+fn steady_client(config_extra: &str, duration: Duration) -> (Duration, usize) {
     let upstream = FakeUpstream::answering(Table::new().a("steady.example.", "192.0.2.9", 3));
-    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let config = base_config(&[upstream.addr]).replace(
+        "timeout_ms = 2000",
+        &format!("timeout_ms = 2000\n{config_extra}"),
+    );
+    let server = TestServer::start(&config);
     let query = client::query("steady.example.", RecordType::A);
     assert_eq!(a_records(&client::udp(server.addr, &query)), ["192.0.2.9"]);
     // From now on an answer that waited for the upstream takes 400 ms.
     upstream.set_delay(Duration::from_millis(400));
     let started = Instant::now();
     let mut slowest = Duration::ZERO;
-    while started.elapsed() < Duration::from_secs(8) {
+    while started.elapsed() < duration {
         let (answer, took) = timed(server.addr, "steady.example.");
         let answer = answer.expect("answered");
         assert_eq!(a_records(&answer), ["192.0.2.9"]);
@@ -231,16 +236,28 @@ fn a_name_asked_steadily_is_refreshed_before_it_expires_and_never_waits() {
         slowest = slowest.max(took);
         thread::sleep(Duration::from_millis(100));
     }
+    (slowest, upstream.queries())
+}
+
+#[test]
+fn a_name_asked_steadily_is_refreshed_before_it_expires_and_never_waits() {
+    let (slowest, queries) = steady_client("", Duration::from_secs(8));
     assert!(
         slowest < Duration::from_millis(200),
         "a client waited {slowest:?}: the answer was not refreshed in time"
     );
     // TTL 3 for 8 s: refreshed at least twice, in the background.
+    assert!(queries >= 3, "{queries} upstream queries");
+}
+
+#[test]
+fn with_prefetch_off_a_steady_client_waits_once_the_answer_expires() {
+    let (slowest, queries) = steady_client("prefetch = false", Duration::from_secs(4));
     assert!(
-        upstream.queries() >= 3,
-        "{} upstream queries",
-        upstream.queries()
+        slowest >= Duration::from_millis(350),
+        "the slowest answer took {slowest:?}: something refreshed it"
     );
+    assert!(queries >= 2, "{queries} upstream queries");
 }
 
 #[test]

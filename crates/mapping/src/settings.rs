@@ -84,6 +84,9 @@ pub struct ForwardSettings {
     /// Questions upstream at once; past this, SERVFAIL at once (or a stale
     /// or synthesised answer) instead of an unbounded queue.
     pub max_inflight: usize,
+    /// Refresh a cached answer asked for in the last tenth of its TTL
+    /// before it expires (as Unbound's `prefetch`).
+    pub prefetch: bool,
     /// What each default upstream may be sent (Azure's resolver limits).
     pub limits: UpstreamLimits,
     /// Conditional forwarding, deepest suffix first.
@@ -242,6 +245,7 @@ impl Default for Settings {
                 stale_max: Duration::from_secs(86_400),
                 cache_mb: 32,
                 max_inflight: 1024,
+                prefetch: true,
                 limits: UpstreamLimits::AZURE,
                 rules: Vec::new(),
             },

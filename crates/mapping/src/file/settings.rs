@@ -32,6 +32,7 @@ pub(super) const FORWARD_KEYS: &[&str] = &[
     "stale_max_s",
     "cache_mb",
     "max_inflight",
+    "prefetch",
     "upstream_max_qps",
     "upstream_max_pending",
     "rule",
@@ -189,6 +190,11 @@ pub(super) fn read_forward(reader: &mut Reader<'_>, value: &Value<'_>, settings:
         && let Some(n) = reader.integer(value, "forward.max_inflight", 1..=1_000_000)
     {
         forward.max_inflight = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(value) = table.get("prefetch")
+        && let Some(on) = reader.boolean(value, "forward.prefetch")
+    {
+        forward.prefetch = on;
     }
     if let Some(value) = table.get("cache_mb")
         && let Some(mb) = reader.integer(value, "forward.cache_mb", 0..=65_536)
