@@ -135,6 +135,7 @@ pub(crate) async fn forward(
         question,
         flags,
         timeout: snapshot.forward.timeout,
+        prefetch: snapshot.forward.prefetch,
         now,
     };
     let error = match forwarder.resolve(ask).await {

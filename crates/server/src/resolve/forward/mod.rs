@@ -29,7 +29,7 @@ mod sanitize;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, Query};
@@ -122,8 +122,6 @@ pub struct Forwarder {
     budgets: Budgets,
     /// The mapping generation whose limits the budgets hold.
     budgets_generation: AtomicU64,
-    /// `forward.prefetch` of the settings in service.
-    prefetch: AtomicBool,
     popularity: Popularity,
     pressure: Pressure,
     pub stats: ForwardStats,
@@ -137,6 +135,8 @@ pub struct Resolve<'a> {
     pub flags: ForwardFlags,
     /// `forward.timeout_ms`.
     pub timeout: Duration,
+    /// `forward.prefetch`.
+    pub prefetch: bool,
     /// The instant cached TTLs are aged to.
     pub now: std::time::Instant,
 }
@@ -158,7 +158,6 @@ impl Forwarder {
             inflight: InFlight::default(),
             budgets: Budgets::default(),
             budgets_generation: AtomicU64::new(0),
-            prefetch: AtomicBool::new(true),
             popularity: Popularity::default(),
             pressure: Pressure::default(),
             stats: ForwardStats::default(),
@@ -183,7 +182,6 @@ impl Forwarder {
     pub(crate) fn configure(&self, generation: u64, settings: &ForwardSettings) {
         if self.budgets_generation.load(Ordering::Acquire) != generation {
             self.budgets.configure(settings);
-            self.prefetch.store(settings.prefetch, Ordering::Relaxed);
             self.budgets_generation.store(generation, Ordering::Release);
         }
     }
@@ -227,10 +225,7 @@ impl Forwarder {
         };
         let asked = self.popularity.count(&key.name);
         if let Some(hit) = self.cache.fresh(&key, ask.now) {
-            if hit.refresh_due
-                && !ask.route.upstreams.is_empty()
-                && self.prefetch.load(Ordering::Relaxed)
-            {
+            if hit.refresh_due && ask.prefetch && !ask.route.upstreams.is_empty() {
                 self.prefetch(key, &ask, asked);
             }
             return Ok(Answer::Cached(hit.message, hit.aged_at));
