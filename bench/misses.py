@@ -191,6 +191,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--only", choices=["misses", "flood"])
+    parser.add_argument("--profile", action="store_true",
+                        help="record perf samples of privatelink-dns on the miss path instead of measuring (needs perf)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pdns-misses-"))
     info = prepare(work)
@@ -205,6 +207,13 @@ def main():
     try:
         for server in servers:
             server.start(timeout=300)
+        if args.profile:
+            import profile as perf_profile
+            perf_profile.profile(pdns_miss, "misses", names_file(work / "miss-profile.txt", "pn", 60000 * args.seconds),
+                                 args.seconds)
+            shutil.copy(work / "misses.perf", bench.RESULTS / "misses.perf")
+            print(f"perf data: {bench.RESULTS / 'misses.perf'}")
+            return 0
         if args.only != "flood":
             miss_rows = misses(pdns_miss, unbound, work, args.rounds, args.seconds)
         if args.only != "misses":

@@ -19,6 +19,7 @@ temporary directory printed.
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -43,7 +44,9 @@ def profile(server, label, queries, seconds):
                              "-l", str(seconds + 2), "-c", "4", "-q", "200", "-t", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(1)
-    subprocess.run(["perf", "record", "-F", "999", "-g", "-o", str(data), "-p", str(server.proc.pid),
+    # PERF_CALL_GRAPH=dwarf gives Rust call stacks (no frame pointers), at a cost.
+    call_graph = ["--call-graph", os.environ["PERF_CALL_GRAPH"]] if os.environ.get("PERF_CALL_GRAPH") else ["-g"]
+    subprocess.run(["perf", "record", "-F", "999", *call_graph, "-o", str(data), "-p", str(server.proc.pid),
                     "--", "sleep", str(seconds)], capture_output=True)
     out = load.communicate(timeout=seconds + 60)[0]
     qps = next((line.split()[-1] for line in out.splitlines() if "Queries per second" in line), "?")

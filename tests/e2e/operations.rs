@@ -157,6 +157,15 @@ fn metrics_count_a_known_mix_of_queries_exactly() {
         series(&page, "privatelink_dns_forward_suffix_shed_total"),
         Some(0.0)
     );
+    // The two upstream queries, one after the other, shared one socket.
+    assert_eq!(
+        series(&page, "privatelink_dns_upstream_sockets_opened_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        series(&page, "privatelink_dns_upstream_sockets_idle"),
+        Some(1.0)
+    );
     assert!(series(&page, "privatelink_dns_cache_bytes").is_some_and(|bytes| bytes > 0.0));
     assert_eq!(series(&page, "privatelink_dns_cache_hits_total"), Some(1.0));
     assert_eq!(

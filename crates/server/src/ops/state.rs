@@ -106,6 +106,18 @@ fn encode_forwarding(encoder: &mut DescriptorEncoder<'_>, forwarder: &Forwarder)
         "Suffixes with misses upstream now",
         as_i64(u64::try_from(forwarder.pressed_suffixes()).unwrap_or(u64::MAX)),
     )?;
+    counter(
+        encoder,
+        "upstream_sockets_opened",
+        "UDP sockets opened to upstreams (each carries up to 32 queries in 10 s, then a new random port is taken)",
+        forwarder.sockets().opened(),
+    )?;
+    gauge(
+        encoder,
+        "upstream_sockets_idle",
+        "Connected UDP sockets to upstreams waiting for their next query",
+        as_i64(u64::try_from(forwarder.sockets().idle()).unwrap_or(u64::MAX)),
+    )?;
     let now = tokio::time::Instant::now();
     let budgets = forwarder.budgets().all();
     let mut series: [Vec<(String, i64)>; 7] = Default::default();

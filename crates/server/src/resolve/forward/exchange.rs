@@ -1,19 +1,21 @@
 //! One question to one upstream: UDP first, TCP when the answer is truncated.
 //!
-//! An answer is accepted only when it comes from the upstream's address (a
-//! connected socket), carries our random id, is a response, and repeats our
+//! The UDP socket comes from the [`SocketPool`] (connected, reused for a
+//! few clean exchanges). An answer is accepted only when it comes from the
+//! upstream's address (a connected socket), carries our random id, is a response, and repeats our
 //! question; anything else is ignored as spoofed or stale, and the wait goes
 //! on until the attempt's deadline.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
+use super::sockets::SocketPool;
 use crate::wire::edns::MAX_UDP_PAYLOAD;
 
 /// Why an attempt produced no usable answer.
@@ -114,12 +116,13 @@ impl UpstreamQuery {
 /// Asks `upstream`, over UDP and then TCP if the UDP answer is truncated,
 /// until `deadline`.
 pub(crate) async fn exchange(
+    sockets: &SocketPool,
     upstream: SocketAddr,
     query: &UpstreamQuery,
     deadline: Instant,
     discarded: &AtomicU64,
 ) -> Result<Message, ExchangeError> {
-    let answer = timeout_at(deadline, udp(upstream, query, discarded))
+    let answer = timeout_at(deadline, udp(sockets, upstream, query, discarded))
         .await
         .map_err(|_| ExchangeError::Timeout)??;
     if !answer.metadata.truncation {
@@ -131,36 +134,29 @@ pub(crate) async fn exchange(
 }
 
 async fn udp(
+    sockets: &SocketPool,
     upstream: SocketAddr,
     query: &UpstreamQuery,
     discarded: &AtomicU64,
 ) -> Result<Message, ExchangeError> {
-    let local = match upstream.ip() {
-        IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-        IpAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
-    };
-    // A fresh socket per query: a random source port, and the connected
-    // socket only delivers datagrams from the upstream's address.
-    let socket = UdpSocket::bind(local).await?;
-    socket.connect(upstream).await?;
+    let mut socket = sockets.take(upstream).await?;
     socket.send(&query.wire).await?;
-    let mut buffer = vec![0u8; 4096];
     loop {
-        let len = match socket.recv(&mut buffer).await {
-            Ok(len) => len,
-            // An ICMP port unreachable from an earlier datagram: nobody listens.
-            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
-                return Err(error.into());
-            }
-            Err(error) => return Err(error.into()),
-        };
-        let Ok(message) = Message::from_vec(&buffer[..len]) else {
+        // An ICMP port unreachable from our datagram: nobody listens.
+        let datagram = socket.recv().await?;
+        let len = datagram.len();
+        let Ok(message) = Message::from_vec(datagram) else {
             discarded.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%upstream, len, "ignoring an undecodable datagram from the upstream");
             continue;
         };
         match query.mismatch(&message) {
-            None => return Ok(message),
+            None => {
+                // Only a clean exchange frees the socket for the next query;
+                // dropped with the future otherwise (a timeout), it closes.
+                sockets.give_back(socket);
+                return Ok(message);
+            }
             Some(reason) => {
                 discarded.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%upstream, reason, "ignoring a datagram that does not answer our query");
@@ -186,5 +182,60 @@ async fn tcp(upstream: SocketAddr, query: &UpstreamQuery) -> Result<Message, Exc
     match query.mismatch(&message) {
         None => Ok(message),
         Some(reason) => Err(ExchangeError::Mismatch(reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use hickory_proto::op::Message;
+    use hickory_proto::rr::{Name, RecordType};
+
+    use super::*;
+
+    fn question() -> Query {
+        Query::query(Name::from_ascii("a.example.com.").unwrap(), RecordType::A)
+    }
+
+    /// Answers the next query on `server` with NOERROR, empty.
+    async fn answer_one(server: &tokio::net::UdpSocket) {
+        let mut buffer = [0u8; 512];
+        let (len, peer) = server.recv_from(&mut buffer).await.unwrap();
+        let query = Message::from_vec(&buffer[..len]).unwrap();
+        let mut answer = query.clone();
+        answer.metadata.message_type = MessageType::Response;
+        server
+            .send_to(&answer.to_vec().unwrap(), peer)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn only_a_socket_whose_exchange_succeeded_is_reused() {
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let upstream = server.local_addr().unwrap();
+        let sockets = SocketPool::default();
+        let discarded = AtomicU64::new(0);
+        let query = UpstreamQuery::new(&question(), false, false).unwrap();
+
+        // No answer: the attempt times out and its socket is closed, since
+        // the answer may still come.
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let result = exchange(&sockets, upstream, &query, deadline, &discarded).await;
+        assert!(matches!(result, Err(ExchangeError::Timeout)), "{result:?}");
+        assert_eq!(sockets.idle(), 0);
+        let mut late = [0u8; 512];
+        let _ = server.recv_from(&mut late).await.unwrap();
+
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let query = UpstreamQuery::new(&question(), false, false).unwrap();
+        let (answer, _) = tokio::join!(
+            exchange(&sockets, upstream, &query, deadline, &discarded),
+            answer_one(&server)
+        );
+        assert_eq!(answer.unwrap().metadata.id, query.id);
+        assert_eq!(sockets.idle(), 1);
+        assert_eq!(sockets.opened(), 2);
     }
 }

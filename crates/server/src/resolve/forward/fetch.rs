@@ -150,7 +150,14 @@ impl Forwarder {
             )
             .map_err(|e| e.to_string())?;
             self.stats.upstream_queries.fetch_add(1, Ordering::Relaxed);
-            let result = exchange(upstream, &query, attempt_deadline, &self.stats.discarded).await;
+            let result = exchange(
+                &self.sockets,
+                upstream,
+                &query,
+                attempt_deadline,
+                &self.stats.discarded,
+            )
+            .await;
             drop(permit);
             let latency = now.elapsed();
             let name = upstream.to_string();

@@ -26,6 +26,7 @@ mod inflight;
 mod pool;
 mod priority;
 mod sanitize;
+mod sockets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -115,6 +116,8 @@ pub struct ForwardStats {
 pub struct Forwarder {
     metrics: Arc<Metrics>,
     pool: UpstreamPool,
+    /// Connected UDP sockets to upstreams, reused for a few queries.
+    sockets: sockets::SocketPool,
     cache: AnswerCache,
     inflight: InFlight,
     /// One permit per question upstream (`forward.max_inflight`).
@@ -154,6 +157,7 @@ impl Forwarder {
             upstream_slots: Arc::new(Semaphore::new(max_inflight.max(1))),
             metrics,
             pool: UpstreamPool::new(),
+            sockets: sockets::SocketPool::default(),
             cache: AnswerCache::new(cache_bytes, stale_max),
             inflight: InFlight::default(),
             budgets: Budgets::default(),
@@ -170,6 +174,11 @@ impl Forwarder {
 
     pub fn pool(&self) -> &UpstreamPool {
         &self.pool
+    }
+
+    /// The reused upstream sockets, for metrics.
+    pub(crate) fn sockets(&self) -> &sockets::SocketPool {
+        &self.sockets
     }
 
     /// The upstream budgets, for metrics.
