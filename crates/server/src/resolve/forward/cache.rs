@@ -1,5 +1,5 @@
-//! The answer cache for forwarded queries (moka: bounded by memory, with a
-//! per-entry lifetime).
+//! The answer cache for forwarded queries (quick_cache: bounded by
+//! memory, sharded, S3-FIFO eviction).
 //!
 //! Positive answers live for the smallest TTL of their answer records,
 //! negative ones (NXDOMAIN, NODATA) for min(SOA TTL, SOA minimum) as RFC 2308
@@ -9,6 +9,13 @@
 //! be served with TTL [`STALE_TTL`] (RFC 8767). TTLs are decremented by the
 //! entry's age on the way out. The cache holds upstream answers, before
 //! chain completion, so a mapping reload applies to cached chains at once.
+//!
+//! An entry past its stale window is not served and is removed when it is
+//! next looked up; until then (as in Unbound) it takes room that eviction
+//! reclaims first when the size bound is reached, so the bound holds either
+//! way. moka, used before, expired entries on a timer but cost 23 % of the
+//! miss path's CPU (insert, lookups, housekeeping; perf, `bench/misses.py
+//! --profile`); quick_cache has no timer and no background work.
 //!
 //! An NXDOMAIN for a name is also kept by name alone, so that every name
 //! below it is answered NXDOMAIN from the cache until it expires (RFC 8020:
@@ -21,12 +28,14 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
-use moka::Expiry;
 
 /// TTL of a stale answer (RFC 8767 §4).
 pub(crate) const STALE_TTL: u32 = 30;
 /// No answer is cached for longer than a day, whatever its TTL.
 pub(crate) const MAX_TTL: u32 = 86_400;
+/// The expected weight of an entry, to size the tables up front (a
+/// typical A answer weighs about 400).
+const TYPICAL_WEIGHT: u64 = 512;
 
 /// What an answer is cached under.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,32 +60,20 @@ struct Entry {
     ttl: u32,
 }
 
+impl Entry {
+    /// Past its TTL and the stale window after it: never served again.
+    fn gone(&self, now: Instant, stale_max: Duration) -> bool {
+        now.saturating_duration_since(self.stored)
+            >= Duration::from_secs(u64::from(self.ttl)) + stale_max
+    }
+}
+
 /// A cached answer, with how it may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Freshness {
     Fresh,
     /// Past its TTL but within the stale window.
     Stale,
-}
-
-struct Lifetime {
-    stale_max: Duration,
-}
-
-impl<K> Expiry<K, Arc<Entry>> for Lifetime {
-    fn expire_after_create(&self, _: &K, entry: &Arc<Entry>, _: Instant) -> Option<Duration> {
-        Some(Duration::from_secs(u64::from(entry.ttl)) + self.stale_max)
-    }
-
-    fn expire_after_update(
-        &self,
-        key: &K,
-        entry: &Arc<Entry>,
-        now: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        self.expire_after_create(key, entry, now)
-    }
 }
 
 /// Cache counters, for logs and metrics.
@@ -87,16 +84,56 @@ pub struct CacheStats {
     pub stale_served: AtomicU64,
 }
 
-/// What an NXDOMAIN is kept under for the RFC 8020 cut: the name and the
-/// flags that shape its proof.
-type NxKey = (Box<str>, bool, bool);
+/// Rough memory use of an entry, for the size bound: names, fixed record
+/// overhead and typical rdata, plus the entry itself.
+#[derive(Debug, Clone, Copy)]
+struct Weight;
+
+fn records_weight(records: &[Record]) -> u64 {
+    records.iter().map(|r| r.name.len() as u64 + 96).sum()
+}
+
+impl quick_cache::Weighter<CacheKey, Arc<Entry>> for Weight {
+    fn weight(&self, key: &CacheKey, entry: &Arc<Entry>) -> u64 {
+        256 + key.name.len() as u64
+            + records_weight(&entry.answers)
+            + records_weight(&entry.authorities)
+    }
+}
+
+/// The NXDOMAIN cut's key: the name, then `/` and the DO and CD flags
+/// (`example.com/01`). The flags last make every ancestor's key a suffix
+/// of the key of a name below it, so the walk up allocates nothing.
+type DenialKey = Box<str>;
+
+fn denial_key(name: &str, dnssec_ok: bool, checking_disabled: bool) -> String {
+    let flag = |on: bool| if on { '1' } else { '0' };
+    let mut key = String::with_capacity(name.len() + 3);
+    key.push_str(name);
+    key.push('/');
+    key.push(flag(dnssec_ok));
+    key.push(flag(checking_disabled));
+    key
+}
+
+impl quick_cache::Weighter<DenialKey, Arc<Entry>> for Weight {
+    fn weight(&self, key: &DenialKey, entry: &Arc<Entry>) -> u64 {
+        256 + key.len() as u64 + records_weight(&entry.authorities)
+    }
+}
+
+type Entries = quick_cache::sync::Cache<CacheKey, Arc<Entry>, Weight>;
+type Denials = quick_cache::sync::Cache<DenialKey, Arc<Entry>, Weight>;
 
 /// Bounded cache of upstream answers.
 pub struct AnswerCache {
     /// `None` when caching is off (`cache_mb = 0`).
-    entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>>>,
+    entries: Option<Entries>,
     /// NXDOMAIN answers by name, for the RFC 8020 cut.
-    nonexistent: Option<moka::sync::Cache<NxKey, Arc<Entry>>>,
+    nonexistent: Option<Denials>,
+    /// Denials stored so far: while none is, the cut is not looked for.
+    denials_stored: AtomicU64,
+    stale_max: Duration,
     pub stats: CacheStats,
 }
 
@@ -112,27 +149,21 @@ pub struct Hit {
     pub refresh_due: bool,
 }
 
+/// What the cache holds for a key.
+#[derive(Debug)]
+pub enum Lookup {
+    Fresh(Hit),
+    /// Expired, within the stale window: the message has TTL [`STALE_TTL`].
+    Stale(Message),
+    Absent,
+}
+
 impl std::fmt::Debug for AnswerCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AnswerCache")
-            .field(
-                "entries",
-                &self.entries.as_ref().map(moka::sync::Cache::entry_count),
-            )
+            .field("entries", &self.entries.as_ref().map(Entries::len))
             .finish()
     }
-}
-
-/// Rough memory use of an entry, for the size bound: names, fixed record
-/// overhead and typical rdata, plus the entry itself.
-fn weight(key: &CacheKey, entry: &Arc<Entry>) -> u32 {
-    let records: usize = entry
-        .answers
-        .iter()
-        .chain(&entry.authorities)
-        .map(|r| r.name.len() + 96)
-        .sum();
-    u32::try_from(256 + key.name.len() + records).unwrap_or(u32::MAX)
 }
 
 impl AnswerCache {
@@ -141,28 +172,22 @@ impl AnswerCache {
         // An eighth of the bytes keeps NXDOMAINs by name; they expire with
         // their TTL (no stale use: the cut is only for fresh denials).
         let cut_bytes = max_bytes / 8;
+        let items = |bytes: u64| {
+            usize::try_from(bytes / TYPICAL_WEIGHT)
+                .unwrap_or(usize::MAX)
+                .max(16)
+        };
         let entries = (max_bytes > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(max_bytes - cut_bytes)
-                .weigher(weight)
-                .expire_after(Lifetime { stale_max })
-                .build()
+            let bytes = max_bytes - cut_bytes;
+            Entries::with_weighter(items(bytes), bytes, Weight)
         });
-        let nonexistent = (cut_bytes > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(cut_bytes)
-                .weigher(|key: &NxKey, entry: &Arc<Entry>| {
-                    let records: usize = entry.authorities.iter().map(|r| r.name.len() + 96).sum();
-                    u32::try_from(256 + key.0.len() + records).unwrap_or(u32::MAX)
-                })
-                .expire_after(Lifetime {
-                    stale_max: Duration::ZERO,
-                })
-                .build()
-        });
+        let nonexistent =
+            (cut_bytes > 0).then(|| Denials::with_weighter(items(cut_bytes), cut_bytes, Weight));
         Self {
             entries,
             nonexistent,
+            denials_stored: AtomicU64::new(0),
+            stale_max,
             stats: CacheStats::default(),
         }
     }
@@ -183,48 +208,73 @@ impl AnswerCache {
             && entry.rcode == ResponseCode::NXDomain
             && entry.answers.is_empty()
         {
-            let name = (
-                key.name.as_str().into(),
-                key.dnssec_ok,
-                key.checking_disabled,
-            );
-            nonexistent.insert(name, entry.clone());
+            let name = denial_key(&key.name, key.dnssec_ok, key.checking_disabled);
+            nonexistent.insert(name.into_boxed_str(), entry.clone());
+            self.denials_stored.fetch_add(1, Ordering::Relaxed);
         }
         entries.insert(key, entry);
     }
 
-    /// A fresh answer, aged to `now`; counts a hit or a miss.
-    pub fn fresh(&self, key: &CacheKey, now: Instant) -> Option<Hit> {
-        let hit = self
-            .entries
-            .as_ref()
-            .and_then(|entries| entries.get(key))
-            .and_then(|entry| aged(&entry, now, Freshness::Fresh));
-        let counter = if hit.is_some() {
+    /// The entry under `key` that may still be served; one past its stale
+    /// window is removed.
+    fn entry(&self, key: &CacheKey, now: Instant) -> Option<Arc<Entry>> {
+        let entries = self.entries.as_ref()?;
+        let entry = entries.get(key)?;
+        if entry.gone(now, self.stale_max) {
+            entries.remove_if(key, |held| Arc::ptr_eq(held, &entry));
+            return None;
+        }
+        Some(entry)
+    }
+
+    /// A fresh answer, else a stale one, aged to `now`; counts a hit or a
+    /// miss (a stale answer is a miss: it is only served when the upstream
+    /// fails or is slow, and counted then by [`Self::count_stale`]).
+    pub fn lookup(&self, key: &CacheKey, now: Instant) -> Lookup {
+        let found = self
+            .entry(key, now)
+            .map(|entry| match aged(&entry, now, Freshness::Fresh) {
+                Some(hit) => Lookup::Fresh(hit),
+                None => aged(&entry, now, Freshness::Stale)
+                    .map_or(Lookup::Absent, |hit| Lookup::Stale(hit.message)),
+            });
+        let found = found.unwrap_or(Lookup::Absent);
+        let counter = if matches!(found, Lookup::Fresh(_)) {
             &self.stats.hits
         } else {
             &self.stats.misses
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        hit
+        found
+    }
+
+    /// A fresh answer, aged to `now`; counts a hit or a miss.
+    pub fn fresh(&self, key: &CacheKey, now: Instant) -> Option<Hit> {
+        match self.lookup(key, now) {
+            Lookup::Fresh(hit) => Some(hit),
+            Lookup::Stale(_) | Lookup::Absent => None,
+        }
     }
 
     /// True when an answer to `key`, fresh or stale, is held.
     pub fn holds(&self, key: &CacheKey) -> bool {
-        self.entries
-            .as_ref()
-            .is_some_and(|entries| entries.contains_key(key))
+        self.entry(key, Instant::now()).is_some()
     }
 
     /// The NXDOMAIN of an ancestor of `key`'s name, fresh (RFC 8020).
     pub fn nonexistent_above(&self, key: &CacheKey, now: Instant) -> Option<Hit> {
         let nonexistent = self.nonexistent.as_ref()?;
-        let mut name = key.name.as_str();
-        while let Some((_, parent)) = name.split_once('.') {
-            name = parent;
-            let probe = (name.into(), key.dnssec_ok, key.checking_disabled);
+        if self.denials_stored.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let probe = denial_key(&key.name, key.dnssec_ok, key.checking_disabled);
+        let mut rest = probe.as_str();
+        // Each ancestor's key is the part after a dot; the last part is the
+        // flags alone (the root), which is never a cut.
+        while let Some((_, parent)) = rest.split_once('.') {
+            rest = parent;
             if let Some(hit) = nonexistent
-                .get(&probe)
+                .get(rest)
                 .and_then(|entry| aged(&entry, now, Freshness::Fresh))
             {
                 self.stats.hits.fetch_add(1, Ordering::Relaxed);
@@ -237,7 +287,7 @@ impl AnswerCache {
     /// An expired answer still within the stale window, with TTL
     /// [`STALE_TTL`]; counted when served ([`Self::count_stale`]).
     pub fn stale(&self, key: &CacheKey, now: Instant) -> Option<Message> {
-        let entry = self.entries.as_ref()?.get(key)?;
+        let entry = self.entry(key, now)?;
         aged(&entry, now, Freshness::Stale).map(|hit| hit.message)
     }
 
@@ -252,12 +302,12 @@ impl AnswerCache {
         self.stats.hits.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Entries currently held.
+    /// Entries held now, expired ones included until they are looked up or
+    /// evicted.
     pub fn len(&self) -> u64 {
-        self.entries.as_ref().map_or(0, |entries| {
-            entries.run_pending_tasks();
-            entries.entry_count()
-        })
+        self.entries
+            .as_ref()
+            .map_or(0, |entries| entries.len() as u64)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -267,13 +317,8 @@ impl AnswerCache {
     /// The bytes the cache holds, by its own weighing (the bound is
     /// `forward.cache_mb`).
     pub fn weighted_bytes(&self) -> u64 {
-        let size = |cache: Option<u64>| cache.unwrap_or(0);
-        size(self.entries.as_ref().map(moka::sync::Cache::weighted_size))
-            + size(
-                self.nonexistent
-                    .as_ref()
-                    .map(moka::sync::Cache::weighted_size),
-            )
+        self.entries.as_ref().map_or(0, Entries::weight)
+            + self.nonexistent.as_ref().map_or(0, Denials::weight)
     }
 }
 

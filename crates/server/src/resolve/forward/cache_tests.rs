@@ -129,6 +129,12 @@ fn below_a_cached_nxdomain_everything_is_nxdomain() {
     // Not beside it, not itself (that is the ordinary cache), not
     // after it expires, and not for a DO query it was not asked with.
     assert!(cache.nonexistent_above(&key("other.example"), t0).is_none());
+    // Below a label that only ends like it: no cut (the walk goes by labels).
+    assert!(
+        cache
+            .nonexistent_above(&key("a.xgone.example"), t0)
+            .is_none()
+    );
     assert!(cache.nonexistent_above(&key("gone.example"), t0).is_none());
     let late = t0 + Duration::from_secs(61);
     assert!(
@@ -170,6 +176,31 @@ fn the_last_tenth_of_a_ttl_asks_for_a_refresh() {
     // Short TTLs: the last second; a TTL of 1 is never refreshed early.
     assert!(!refresh_due(2, 3) && refresh_due(1, 3));
     assert!(!refresh_due(1, 1));
+}
+
+#[test]
+fn an_entry_past_its_stale_window_is_not_served_and_leaves_the_cache() {
+    let cache = AnswerCache::new(1 << 20, Duration::from_secs(100));
+    let t0 = Instant::now();
+    cache.insert(key("www.example"), &a_answer(60), t0);
+    assert!(matches!(
+        cache.lookup(&key("www.example"), t0),
+        Lookup::Fresh(_)
+    ));
+    let stale = cache.lookup(&key("www.example"), t0 + Duration::from_secs(159));
+    let Lookup::Stale(message) = stale else {
+        panic!("{stale:?}")
+    };
+    assert_eq!(message.answers[0].ttl, STALE_TTL);
+    assert_eq!(cache.len(), 1);
+    let gone = t0 + Duration::from_secs(160);
+    assert!(matches!(
+        cache.lookup(&key("www.example"), gone),
+        Lookup::Absent
+    ));
+    assert_eq!(cache.len(), 0, "looked up past its window, it is removed");
+    assert_eq!(cache.stats.hits.load(Ordering::Relaxed), 1);
+    assert_eq!(cache.stats.misses.load(Ordering::Relaxed), 2);
 }
 
 #[test]

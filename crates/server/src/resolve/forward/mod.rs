@@ -40,7 +40,7 @@ use tokio::sync::Semaphore;
 use crate::observe::metrics::Metrics;
 
 pub(crate) use budget::Budgets;
-pub(crate) use cache::{AnswerCache, CacheKey, MAX_TTL, refresh_due};
+pub(crate) use cache::{AnswerCache, CacheKey, Lookup, MAX_TTL, refresh_due};
 use fetch::Fetch;
 use inflight::{Flight, InFlight, Leader};
 pub(crate) use pool::UpstreamPool;
@@ -233,19 +233,22 @@ impl Forwarder {
             checking_disabled: ask.flags.checking_disabled,
         };
         let asked = self.popularity.count(&key.name);
-        if let Some(hit) = self.cache.fresh(&key, ask.now) {
-            if hit.refresh_due && ask.prefetch && !ask.route.upstreams.is_empty() {
-                self.prefetch(key, &ask, asked);
+        let stale = match self.cache.lookup(&key, ask.now) {
+            Lookup::Fresh(hit) => {
+                if hit.refresh_due && ask.prefetch && !ask.route.upstreams.is_empty() {
+                    self.prefetch(key, &ask, asked);
+                }
+                return Ok(Answer::Cached(hit.message, hit.aged_at));
             }
-            return Ok(Answer::Cached(hit.message, hit.aged_at));
-        }
+            Lookup::Stale(message) => Some(message),
+            Lookup::Absent => None,
+        };
         if ask.route.upstreams.is_empty() {
             return Err(ForwardError::NoUpstreams);
         }
         if let Some(hit) = self.cache.nonexistent_above(&key, ask.now) {
             return Ok(Answer::Denied(hit.message));
         }
-        let stale = self.cache.stale(&key, std::time::Instant::now());
         let (follower, coalesced) = match self.inflight.join(&key) {
             Flight::Leader(leader) => {
                 let follower = leader.follower();
