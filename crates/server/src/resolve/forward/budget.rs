@@ -154,6 +154,9 @@ pub(crate) struct BudgetStats {
 pub(crate) struct Budget {
     state: Mutex<State>,
     pub stats: BudgetStats,
+    /// The upstream's metrics label, written once (formatting the address
+    /// per try showed in the miss path's profile).
+    label: std::sync::OnceLock<Box<str>>,
 }
 
 /// One try's right to be out; dropping it gives the pending slot back.
@@ -179,6 +182,11 @@ pub(crate) struct Usage {
 }
 
 impl Budget {
+    /// `upstream` as the metrics label, the budget's own.
+    pub(crate) fn label(&self, upstream: SocketAddr) -> &str {
+        self.label.get_or_init(|| upstream.to_string().into())
+    }
+
     pub(crate) fn new(limits: UpstreamLimits) -> Self {
         let burst = burst(limits);
         Self {
@@ -193,6 +201,7 @@ impl Budget {
                 last_warning: None,
             }),
             stats: BudgetStats::default(),
+            label: std::sync::OnceLock::new(),
         }
     }
 

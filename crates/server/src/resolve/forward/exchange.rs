@@ -10,7 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
@@ -72,22 +72,10 @@ impl UpstreamQuery {
         checking_disabled: bool,
     ) -> Result<Self, ExchangeError> {
         let id = rand::random::<u16>();
-        let mut message = Message::query();
-        message.metadata.id = id;
-        message.metadata.recursion_desired = true;
-        message.metadata.checking_disabled = checking_disabled;
-        message.add_query(question.clone());
-        let mut edns = Edns::new();
-        edns.set_max_payload(MAX_UDP_PAYLOAD);
-        edns.set_dnssec_ok(dnssec_ok);
-        message.set_edns(edns);
-        let wire = message
-            .to_vec()
-            .map_err(|e| ExchangeError::Encode(e.to_string()))?;
         Ok(Self {
             id,
             question: question.clone(),
-            wire,
+            wire: query_wire(id, question, dnssec_ok, checking_disabled)?,
         })
     }
 
@@ -111,6 +99,59 @@ impl UpstreamQuery {
             _ => Some("wrong question"),
         }
     }
+}
+
+/// The query's wire form, written directly: building a hickory `Message`
+/// and encoding it was 6 % of the miss path's CPU (perf). Byte for byte
+/// what hickory writes (a test holds the two together): header with RD
+/// and the client's CD, the question, and an OPT record with our payload
+/// size and the client's DO.
+fn query_wire(
+    id: u16,
+    question: &Query,
+    dnssec_ok: bool,
+    checking_disabled: bool,
+) -> Result<Vec<u8>, ExchangeError> {
+    const RECURSION_DESIRED: u16 = 0x0100;
+    const CHECKING_DISABLED: u16 = 0x0010;
+    const OPT: u16 = 41;
+    const DNSSEC_OK: u16 = 0x8000;
+    let mut flags = RECURSION_DESIRED;
+    if checking_disabled {
+        flags |= CHECKING_DISABLED;
+    }
+    let mut wire = Vec::with_capacity(12 + 255 + 4 + 11);
+    for field in [id, flags, 1, 0, 0, 1] {
+        wire.extend_from_slice(&field.to_be_bytes());
+    }
+    for label in question.name().iter() {
+        let len = u8::try_from(label.len())
+            .ok()
+            .filter(|len| *len <= 63)
+            .ok_or_else(|| ExchangeError::Encode("a label is longer than 63 bytes".into()))?;
+        wire.push(len);
+        wire.extend_from_slice(label);
+    }
+    wire.push(0);
+    if wire.len() - 12 > 255 {
+        return Err(ExchangeError::Encode(
+            "the name is longer than 255 bytes".into(),
+        ));
+    }
+    let do_bit = if dnssec_ok { DNSSEC_OK } else { 0 };
+    for field in [
+        u16::from(question.query_type()),
+        u16::from(question.query_class()),
+    ] {
+        wire.extend_from_slice(&field.to_be_bytes());
+    }
+    // OPT: root owner, type, payload size as class, extended rcode and
+    // version 0, the flags, no options.
+    wire.push(0);
+    for field in [OPT, MAX_UDP_PAYLOAD, 0, do_bit, 0] {
+        wire.extend_from_slice(&field.to_be_bytes());
+    }
+    Ok(wire)
 }
 
 /// Asks `upstream`, over UDP and then TCP if the UDP answer is truncated,
@@ -189,7 +230,7 @@ async fn tcp(upstream: SocketAddr, query: &UpstreamQuery) -> Result<Message, Exc
 mod tests {
     use std::time::Duration;
 
-    use hickory_proto::op::Message;
+    use hickory_proto::op::{Edns, Message};
     use hickory_proto::rr::{Name, RecordType};
 
     use super::*;
@@ -209,6 +250,62 @@ mod tests {
             .send_to(&answer.to_vec().unwrap(), peer)
             .await
             .unwrap();
+    }
+
+    /// The query as hickory would encode it (what was sent before).
+    fn hickory_wire(
+        id: u16,
+        question: &Query,
+        dnssec_ok: bool,
+        checking_disabled: bool,
+    ) -> Vec<u8> {
+        let mut message = Message::query();
+        message.metadata.id = id;
+        message.metadata.recursion_desired = true;
+        message.metadata.checking_disabled = checking_disabled;
+        message.add_query(question.clone());
+        let mut edns = Edns::new();
+        edns.set_max_payload(MAX_UDP_PAYLOAD);
+        edns.set_dnssec_ok(dnssec_ok);
+        message.set_edns(edns);
+        message.to_vec().unwrap()
+    }
+
+    #[test]
+    fn the_query_is_written_byte_for_byte_as_hickory_writes_it() {
+        let names = [
+            "a.example.com.",
+            "Mixed-Case.PrivateLink.Blob.Core.Windows.Net.",
+            ".",
+            "x.",
+            &format!(
+                "{}.{}.{}.{}.",
+                "a".repeat(63),
+                "b".repeat(63),
+                "c".repeat(63),
+                "d".repeat(61)
+            ),
+        ];
+        for name in names {
+            for rtype in [
+                RecordType::A,
+                RecordType::AAAA,
+                RecordType::SOA,
+                RecordType::TXT,
+                RecordType::Unknown(65280),
+            ] {
+                for (dnssec_ok, checking_disabled) in
+                    [(false, false), (true, false), (false, true), (true, true)]
+                {
+                    let question = Query::query(Name::from_ascii(name).unwrap(), rtype);
+                    assert_eq!(
+                        query_wire(0xbeef, &question, dnssec_ok, checking_disabled).unwrap(),
+                        hickory_wire(0xbeef, &question, dnssec_ok, checking_disabled),
+                        "{name} {rtype} DO={dnssec_ok} CD={checking_disabled}"
+                    );
+                }
+            }
+        }
     }
 
     #[tokio::test]

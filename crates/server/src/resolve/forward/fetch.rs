@@ -160,17 +160,17 @@ impl Forwarder {
             .await;
             drop(permit);
             let latency = now.elapsed();
-            let name = upstream.to_string();
+            let name = budget.label(upstream);
             match result {
                 Ok(answer) => match answer.metadata.response_code {
                     ResponseCode::NoError | ResponseCode::NXDomain => {
                         self.pool.success(upstream, latency);
-                        self.metrics.upstream(&name, latency, None);
+                        self.metrics.upstream(name, latency, None);
                         return Ok((answer, upstream));
                     }
                     rcode => {
                         let kind = rcode_error_kind(rcode);
-                        self.metrics.upstream(&name, latency, Some(kind));
+                        self.metrics.upstream(name, latency, Some(kind));
                         let backoff = self.pool.failure(upstream, Instant::now(), kind);
                         debug!(%upstream, %rcode, name = %ask.question.name(), ?backoff, "upstream failed the query; trying the next");
                         last_error = format!("{upstream} answered {rcode}");
@@ -179,7 +179,7 @@ impl Forwarder {
                 },
                 Err(error) => {
                     let kind = error.kind();
-                    self.metrics.upstream(&name, latency, Some(kind));
+                    self.metrics.upstream(name, latency, Some(kind));
                     let backoff = self.pool.failure(upstream, Instant::now(), kind);
                     debug!(%upstream, %error, name = %ask.question.name(), ?backoff, "no answer from upstream; trying the next");
                     last_error = format!("{upstream}: {error}");

@@ -1,7 +1,7 @@
 //! Coalescing identical questions that are upstream at the same time: the
 //! first becomes the leader and asks; the others wait for its outcome.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 

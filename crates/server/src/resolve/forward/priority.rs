@@ -18,7 +18,7 @@
 //! misses are shed at once; siblings of a flood under a shared grandparent
 //! (`www.example` beside `<random>.flood.example`) only sort later.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,7 +39,7 @@ const AGE_EVERY: u32 = WIDTH as u32;
 pub(crate) struct Popularity {
     counters: Box<[AtomicU8]>,
     counted: AtomicU32,
-    hasher: std::hash::RandomState,
+    hasher: hashbrown::DefaultHashBuilder,
 }
 
 impl std::fmt::Debug for Popularity {
@@ -53,7 +53,7 @@ impl Default for Popularity {
         Self {
             counters: (0..ROWS * WIDTH).map(|_| AtomicU8::new(0)).collect(),
             counted: AtomicU32::new(0),
-            hasher: std::hash::RandomState::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
         }
     }
 }
