@@ -16,6 +16,13 @@ use tracing_subscriber::EnvFilter;
 
 use args::{Cli, Command, LogFormat};
 
+/// mimalloc instead of glibc's malloc: the miss path allocates and frees
+/// per query (tasks, messages, cache entries) across threads, and glibc's
+/// malloc and free were 12 % of its CPU time (perf, `bench/misses.py
+/// --profile`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for a valid run.
 const EXIT_OK: u8 = 0;
 /// Exit code for invalid input (a mapping file with errors).
