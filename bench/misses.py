@@ -23,6 +23,7 @@ import json
 import random
 import shutil
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -178,6 +179,16 @@ def report(miss_rows, flood, meta):
         cpu_ratio = a.get("cpu_us_per_query", 0) / b["cpu_us_per_query"] if b.get("cpu_us_per_query") else 0
         lines.append(f"| {row['round']} | {a['qps']:,.0f} | {a.get('cpu_us_per_query', 0):.1f} | {b['qps']:,.0f} | "
                      f"{b.get('cpu_us_per_query', 0):.1f} | {row['ratio']:.2f} | {cpu_ratio:.2f} |")
+    if miss_rows:
+        median = statistics.median
+        ours = [row["ours"] for row in miss_rows]
+        peer = [row["peer"] for row in miss_rows]
+        cpu_ratios = [a.get("cpu_us_per_query", 0) / b["cpu_us_per_query"]
+                      for a, b in zip(ours, peer) if b.get("cpu_us_per_query")]
+        lines.append(f"| **median** | {median([a['qps'] for a in ours]):,.0f} | "
+                     f"{median([a.get('cpu_us_per_query', 0) for a in ours]):.1f} | "
+                     f"{median([b['qps'] for b in peer]):,.0f} | {median([b.get('cpu_us_per_query', 0) for b in peer]):.1f} | "
+                     f"**{median([row['ratio'] for row in miss_rows]):.2f}** | **{median(cpu_ratios):.2f}** |")
     lines += ["", f"## Goodput under a flood ({FLOOD_RATE:,} unique names/s under one domain, budget {BUDGET:,}/s)", "",
               "| server | steady questions | right within 100 ms | share | flood rcodes |", "|---|---|---|---|---|"]
     for name, result in flood.items():
