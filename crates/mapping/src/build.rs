@@ -25,6 +25,7 @@ pub(crate) fn build(spec: FileSpec, report: &mut Report) -> (Settings, Mapping) 
         zones: zone_decls,
         vaults,
         records,
+        views: _,
     } = spec;
     let declared = declared_zones(&zone_decls, report);
 

@@ -86,6 +86,10 @@ pub(crate) struct Report {
 }
 
 impl Report {
+    pub(crate) fn file(&self) -> Arc<str> {
+        self.file.clone()
+    }
+
     pub(crate) fn new(file: Arc<str>) -> Self {
         Self {
             file,

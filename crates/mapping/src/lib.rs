@@ -17,6 +17,7 @@
 //! - [`settings`]: `[server]`, `[forward]`, `[zones]` as typed values, and forward routing.
 //! - [`mapping`]: served zones and mapped names; [`lookup`] answers one question;
 //!   `serial.rs` makes SOA serials follow the mapping when zones are transferred.
+//! - [`views`]: `[[view]]`s, the mappings other client networks see.
 //! - [`import`]: `az` CLI output and hosts files turned into a mapping file.
 
 pub mod azure;
@@ -31,6 +32,7 @@ pub mod name;
 mod nodes;
 mod serial;
 pub mod settings;
+pub mod views;
 
 use std::path::{Path, PathBuf};
 
@@ -43,12 +45,15 @@ pub use settings::{
     Fallback, ForwardRule, ForwardSettings, RateLimitSettings, Route, ServerSettings, Settings,
     UpstreamLimits, ZoneDefaults,
 };
+pub use views::{View, ViewSelector, Views};
 
 /// A valid file: its settings, its mapping and any warnings.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub settings: Settings,
     pub mapping: Mapping,
+    /// `[[view]]`s: other mappings for other client networks.
+    pub views: Views,
     /// Warnings only; a file with errors does not load.
     pub warnings: Vec<Diagnostic>,
     /// SHA-256 of the file's bytes, in hex: compare with `sha256sum FILE`
@@ -86,7 +91,7 @@ fn load_with(
     text: &str,
     read: fn(&str, &str) -> (file::FileSpec, diagnostic::Report),
 ) -> Result<Loaded, LoadError> {
-    let (spec, mut report) = read(file, text);
+    let (mut spec, mut report) = read(file, text);
     // After a syntax error the declarations are incomplete, and checks
     // across entries would only add noise. Bad values, on the other hand,
     // leave the rest intact: build anyway, to report every problem at once.
@@ -97,13 +102,23 @@ fn load_with(
     {
         return Err(invalid(file, text, report));
     }
+    let view_decls = std::mem::take(&mut spec.views);
+    let top = (!view_decls.is_empty()).then(|| views::TopLevel {
+        zones: spec.zones.clone(),
+        records: spec.records.clone(),
+    });
     let (settings, mapping) = build::build(spec, &mut report);
+    let views = match top {
+        Some(top) => views::build_views(top, view_decls, &settings, &mut report),
+        None => Views::default(),
+    };
     if report.has_errors() {
         return Err(invalid(file, text, report));
     }
     Ok(Loaded {
         settings,
         mapping,
+        views,
         warnings: report.into_sorted(),
         sha256: sha256_hex(text.as_bytes()),
     })

@@ -10,15 +10,15 @@ use std::collections::{HashMap, HashSet};
 use toml::de::DeTable;
 
 use crate::diagnostic::{Report, Source};
-use crate::settings::Settings;
 mod decls;
 mod fields;
 mod settings;
 mod spec;
+mod views;
 
 use decls::{read_records, read_vaults, read_zones};
 use settings::{read_forward, read_rate_limit, read_server, read_zone_defaults};
-pub(crate) use spec::{FileSpec, RecordDecl, VaultDecl, ZoneDecl};
+pub(crate) use spec::{FileSpec, RecordDecl, VaultDecl, ViewDecl, ZoneDecl};
 use value::Reader;
 
 /// The field named by syntax errors.
@@ -32,6 +32,7 @@ const TOP_KEYS: &[&str] = &[
     "vault",
     "records",
     "rate_limit",
+    "view",
 ];
 
 /// Reads `text` (named `file` in diagnostics). Returns the declarations and
@@ -51,12 +52,7 @@ pub(crate) fn read(file: &str, text: &str) -> (FileSpec, Report) {
 }
 
 fn empty_spec() -> FileSpec {
-    FileSpec {
-        settings: Settings::default(),
-        zones: Vec::new(),
-        vaults: Vec::new(),
-        records: Vec::new(),
-    }
+    FileSpec::empty()
 }
 
 /// Reads the file piece by piece (see [`chunks`]); `None` when a piece does
@@ -187,6 +183,7 @@ fn read_top(
                     read_records(reader, table, "", &mut spec.records);
                 }
             }
+            "view" => views::read_views(reader, value, &mut spec.views),
             _ => {}
         }
     }

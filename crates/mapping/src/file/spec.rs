@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use ipnet::IpNet;
+
 use crate::mapping::{Addresses, Origin, StorageRole};
 use crate::name::DomainName;
 use crate::settings::{Fallback, Settings};
@@ -14,10 +16,37 @@ pub(crate) struct FileSpec {
     pub(crate) zones: Vec<ZoneDecl>,
     pub(crate) vaults: Vec<VaultDecl>,
     pub(crate) records: Vec<RecordDecl>,
+    pub(crate) views: Vec<ViewDecl>,
+}
+
+impl FileSpec {
+    pub(crate) fn empty() -> Self {
+        Self {
+            settings: Settings::default(),
+            zones: Vec::new(),
+            vaults: Vec::new(),
+            records: Vec::new(),
+            views: Vec::new(),
+        }
+    }
+}
+
+/// A `[[view]]`: client networks and the names they see differently.
+#[derive(Debug)]
+pub(crate) struct ViewDecl {
+    pub(crate) name: Arc<str>,
+    /// Networks, host bits cleared, as written.
+    pub(crate) clients: Vec<IpNet>,
+    pub(crate) line: usize,
+    /// `view[<i>]`.
+    pub(crate) field: String,
+    pub(crate) zones: Vec<ZoneDecl>,
+    /// From `[[view.vault]]` and `[view.records]`; fields say `view[<i>].`.
+    pub(crate) records: Vec<RecordDecl>,
 }
 
 /// A `[[zone]]` entry.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ZoneDecl {
     pub(crate) name: DomainName,
     pub(crate) fallback: Option<Fallback>,
@@ -39,7 +68,7 @@ pub(crate) struct VaultDecl {
 }
 
 /// One name to serve, from `[records]` or expanded from a vault.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct RecordDecl {
     pub(crate) name: DomainName,
     pub(crate) addresses: Addresses,
@@ -50,7 +79,7 @@ pub(crate) struct RecordDecl {
 
 /// Where a record was declared, kept small (a 100,000-name file holds one
 /// per name): the rest of the field's path is in the record's origin.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum FieldName {
     /// `records."<key>"`; `None` when the key is the name as stored.
     Record(Option<Box<str>>),
@@ -58,21 +87,30 @@ pub(crate) enum FieldName {
     Backup { vault: u32 },
     /// `vault[<vault>].storage[<storage>].<service>`.
     Storage { vault: u32, storage: u32 },
+    /// The same inside `[[view]]` number `view`.
+    InView { view: u32, inner: Box<Self> },
 }
 
 impl RecordDecl {
     /// The field, as diagnostics name it.
     pub(crate) fn field(&self) -> String {
-        match (&self.field, &self.origin) {
-            (FieldName::Record(Some(key)), _) => format!("records.\"{key}\""),
-            (FieldName::Backup { vault }, Origin::Backup { service, .. }) => {
-                format!("vault[{vault}].backup.{service}")
-            }
-            (FieldName::Storage { vault, storage }, Origin::Storage { service, .. }) => {
-                format!("vault[{vault}].storage[{storage}].{}", service.as_str())
-            }
-            _ => format!("records.\"{}\"", self.name),
+        field_text(&self.field, &self.origin, &self.name)
+    }
+}
+
+fn field_text(field: &FieldName, origin: &Origin, name: &DomainName) -> String {
+    match (field, origin) {
+        (FieldName::InView { view, inner }, _) => {
+            format!("view[{view}].{}", field_text(inner, origin, name))
         }
+        (FieldName::Record(Some(key)), _) => format!("records.\"{key}\""),
+        (FieldName::Backup { vault }, Origin::Backup { service, .. }) => {
+            format!("vault[{vault}].backup.{service}")
+        }
+        (FieldName::Storage { vault, storage }, Origin::Storage { service, .. }) => {
+            format!("vault[{vault}].storage[{storage}].{}", service.as_str())
+        }
+        _ => format!("records.\"{name}\""),
     }
 }
 
