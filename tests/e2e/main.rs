@@ -53,6 +53,8 @@ mod reload;
 mod security;
 /// Zone transfers out: the ACL, AXFR/IXFR contents, serials, NOTIFY.
 mod transfer;
+/// Views: each client network gets its own view's addresses.
+mod views;
 
 use std::net::SocketAddr;
 

@@ -300,6 +300,7 @@ fn the_query_log_writes_one_json_event_per_response() {
     assert_eq!(mapped["rcode"], "NOERROR");
     assert_eq!(mapped["transport"], "udp");
     assert_eq!(mapped["upstream"], "-");
+    assert_eq!(mapped["view"], "-");
     assert!(mapped["client"].as_str().unwrap().starts_with("127.0.0.1:"));
     assert!(mapped["latency_us"].is_u64());
     let forwarded = event_for("login.microsoftonline.com.");

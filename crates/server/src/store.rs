@@ -11,7 +11,9 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use hickory_proto::ProtoError;
-use privatelink_mapping::{ForwardSettings, Loaded, Mapping, RateLimitSettings, Zone};
+use privatelink_mapping::{
+    ForwardSettings, Loaded, Mapping, RateLimitSettings, Settings, ViewSelector, Zone,
+};
 
 use crate::engine::access::AllowList;
 use crate::engine::prepared::PreparedZones;
@@ -37,35 +39,89 @@ pub struct Snapshot {
     zone_records: Vec<ZoneRecords>,
     /// Per-zone wire data for the engine's prepared answers.
     pub prepared: PreparedZones,
+    /// The `[[view]]` this snapshot serves; `None` for the top level.
+    pub view: Option<Arc<str>>,
+    /// 0 for the top level, the view's position + 1 for a view.
+    view_index: u16,
+    /// The views (top level only): complete snapshots of their own.
+    views: Vec<Arc<Self>>,
+    selector: ViewSelector,
 }
 
 impl Snapshot {
-    /// Prepares a loaded file for serving (builds each zone's SOA and NS once).
+    /// Prepares a loaded file for serving (builds each zone's SOA and NS
+    /// once), each view as a snapshot of its own.
     pub fn new(loaded: Loaded, generation: u64) -> Result<Self, ProtoError> {
-        let zone_records = loaded
-            .mapping
+        let (selector, views) = loaded.views.into_parts();
+        let views = views
+            .into_iter()
+            .enumerate()
+            .map(|(index, view)| {
+                let view_index = u16::try_from(index + 1).unwrap_or(u16::MAX);
+                let mut snapshot =
+                    Self::serving(view.mapping, &loaded.settings, &loaded.sha256, generation)?;
+                snapshot.view = Some(view.name);
+                snapshot.view_index = view_index;
+                Ok(Arc::new(snapshot))
+            })
+            .collect::<Result<Vec<_>, ProtoError>>()?;
+        let mut top = Self::serving(loaded.mapping, &loaded.settings, &loaded.sha256, generation)?;
+        top.views = views;
+        top.selector = selector;
+        Ok(top)
+    }
+
+    fn serving(
+        mapping: Mapping,
+        settings: &Settings,
+        sha256: &str,
+        generation: u64,
+    ) -> Result<Self, ProtoError> {
+        let zone_records = mapping
             .zones()
             .iter()
             .map(ZoneRecords::new)
             .collect::<Result<Vec<_>, _>>()?;
-        let prepared = PreparedZones::new(&loaded.mapping);
-        let server = loaded.settings.server;
+        let prepared = PreparedZones::new(&mapping);
+        let server = &settings.server;
         Ok(Self {
             prepared,
-            mapping: loaded.mapping,
-            forward: loaded.settings.forward,
-            allow: AllowList::new(server.allow),
+            mapping,
+            forward: settings.forward.clone(),
+            allow: AllowList::new(server.allow.clone()),
             query_log: server.query_log,
-            rate_limit: loaded.settings.rate_limit,
+            rate_limit: settings.rate_limit,
             generation,
             loaded_at: SystemTime::now(),
-            sha256: loaded.sha256,
+            sha256: sha256.to_owned(),
             transfers: Transfers {
-                allow: AllowList::new(server.allow_transfer),
-                notify: server.notify,
+                allow: AllowList::new(server.allow_transfer.clone()),
+                notify: server.notify.clone(),
             },
             zone_records,
+            view: None,
+            view_index: 0,
+            views: Vec::new(),
+            selector: ViewSelector::default(),
         })
+    }
+
+    /// The view serving `client`, if one does (top-level snapshot only):
+    /// the one whose `clients` prefix containing it is longest.
+    pub fn view_for(&self, client: std::net::IpAddr) -> Option<&Arc<Self>> {
+        self.views.get(self.selector.select(client)?)
+    }
+
+    /// The views, in file order.
+    pub fn views(&self) -> &[Arc<Self>] {
+        &self.views
+    }
+
+    /// What the response memo keeps this snapshot's responses under: its
+    /// generation and view, so that neither a reload nor another view
+    /// ever sees them.
+    pub(crate) fn memo_epoch(&self) -> u64 {
+        (self.generation << 16) | u64::from(self.view_index)
     }
 
     /// The prepared records of a zone of this snapshot's mapping.
@@ -192,5 +248,34 @@ mod tests {
         let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
         assert!(reads >= 4);
         assert_eq!(store.snapshot().generation, 201);
+    }
+
+    #[test]
+    fn each_view_is_a_snapshot_of_its_own_with_its_own_memo_epoch() {
+        let text = r#"
+[records]
+"a.privatelink.blob.core.windows.net" = "10.0.0.1"
+[[view]]
+name = "hub"
+clients = ["10.20.0.0/16"]
+[view.records]
+"a.privatelink.blob.core.windows.net" = "10.20.0.1"
+"#;
+        let top = Snapshot::new(load_str("t.toml", text).unwrap(), 9).unwrap();
+        let hub = top.view_for("10.20.3.4".parse().unwrap()).unwrap();
+        assert_eq!(hub.view.as_deref(), Some("hub"));
+        assert_eq!(hub.generation, 9);
+        assert_ne!(hub.memo_epoch(), top.memo_epoch());
+        assert!(top.view_for("10.21.0.1".parse().unwrap()).is_none());
+        let a = |snapshot: &Snapshot| match snapshot
+            .mapping
+            .lookup("a.privatelink.blob.core.windows.net", QueryType::A)
+        {
+            Lookup::Answer { records, .. } => records.v4.to_vec(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(a(&top), [Ipv4Addr::new(10, 0, 0, 1)]);
+        assert_eq!(a(hub), [Ipv4Addr::new(10, 20, 0, 1)]);
+        assert!(hub.views().is_empty());
     }
 }

@@ -190,20 +190,22 @@ impl Engine {
         }
         // The allow-list, decided once for both paths.
         let allowed = snapshot.allow.allows(client.ip());
+        // A client in a view's networks is answered from the view's
+        // snapshot, on every path.
+        let view = snapshot.view_for(client.ip());
+        let serving: &Snapshot = view.map_or(&snapshot, |view| view);
         let mut memo = None;
         if self.prepared.load(Ordering::Relaxed) && allowed {
-            match self.prepared_answer(received, &snapshot, out) {
+            match self.prepared_answer(received, serving, out) {
                 Ok(sent) => return Step::Respond(sent),
                 Err(key) => memo = key,
             }
         }
-        self.reference(
-            received,
-            arc_swap::Guard::into_inner(snapshot),
-            allowed,
-            memo,
-            out,
-        )
+        let serving = match view {
+            Some(view) => view.clone(),
+            None => arc_swap::Guard::into_inner(snapshot),
+        };
+        self.reference(received, serving, allowed, memo, out)
     }
 
     /// A prepared answer, or the memo's for a forwarded name. `Err` when
@@ -233,20 +235,18 @@ impl Engine {
             Served::Answered(outcome, rcode) => (outcome, rcode),
             Served::Declined => return Err(None),
             Served::Forwarded => {
-                let generation = snapshot.generation;
-                let kept =
-                    self.memo
-                        .answer(&question, message, generation, received.at, limit, out);
+                let epoch = snapshot.memo_epoch();
+                let kept = self
+                    .memo
+                    .answer(&question, message, epoch, received.at, limit, out);
                 let Some(kept) = kept else {
-                    return Err(self.memo.key(&question));
+                    return Err(self.memo.key(&question, epoch));
                 };
                 self.forwarder.cache().count_hit();
                 kept
             }
         };
-        let asked = self
-            .logs(snapshot)
-            .then(|| Asked::plain(message, &question));
+        let asked = self.asked(snapshot, || Asked::plain(message, &question));
         let mut sent = self.count(received, asked, outcome, rcode, None);
         sent.prepared = true;
         Ok(sent)
@@ -264,7 +264,7 @@ impl Engine {
         let Some(request) = self.decode(received, out) else {
             return Step::Respond(self.count(
                 received,
-                self.logs(&snapshot).then(Asked::unknown),
+                self.asked(&snapshot, Asked::unknown),
                 Outcome::FormErr,
                 ResponseCode::FormErr,
                 None,
@@ -336,7 +336,7 @@ impl Engine {
         out: &mut Vec<u8>,
     ) -> Step {
         let encoded = reply::encode(out, request, reply, client, received.transport);
-        let asked = self.logs(snapshot).then(|| Asked::decoded(request));
+        let asked = self.asked(snapshot, || Asked::decoded(request));
         Step::Respond(self.count(
             received,
             asked,
@@ -363,6 +363,7 @@ impl Engine {
                     transport: received.transport,
                     name: asked.name,
                     qtype: asked.qtype,
+                    view: asked.view,
                     outcome,
                     rcode,
                     upstream,
@@ -378,6 +379,15 @@ impl Engine {
     /// Whether responses from `snapshot` are logged.
     fn logs(&self, snapshot: &Snapshot) -> bool {
         snapshot.query_log && self.log.enabled()
+    }
+
+    /// The question for the query log, with the view that answers it, when
+    /// responses from `snapshot` are logged.
+    fn asked(&self, snapshot: &Snapshot, asked: impl FnOnce() -> Asked) -> Option<Asked> {
+        self.logs(snapshot).then(|| Asked {
+            view: snapshot.view.clone(),
+            ..asked()
+        })
     }
 
     /// A response was sent: its query-log event goes to the writer.
@@ -438,10 +448,10 @@ impl Engine {
                         aging,
                         reply.outcome,
                         encoded.rcode,
-                        snapshot.generation,
+                        snapshot.memo_epoch(),
                     );
                 }
-                let asked = self.logs(&snapshot).then(|| Asked::decoded(&request));
+                let asked = self.asked(&snapshot, || Asked::decoded(&request));
                 let sent = self.count(
                     &received,
                     asked,
@@ -458,7 +468,7 @@ impl Engine {
                 let Some(Transfer::Zone(messages)) = transfer::respond(&request, &snapshot) else {
                     return;
                 };
-                let asked = self.logs(&snapshot).then(|| Asked::decoded(&request));
+                let asked = self.asked(&snapshot, || Asked::decoded(&request));
                 let sent = self.count(
                     &received,
                     asked,

@@ -95,6 +95,8 @@ impl std::fmt::Debug for EventName {
 pub(crate) struct Asked {
     pub(crate) name: EventName,
     pub(crate) qtype: Option<u16>,
+    /// The `[[view]]` that answered; `None` for the top level.
+    pub(crate) view: Option<std::sync::Arc<str>>,
 }
 
 impl Asked {
@@ -103,6 +105,7 @@ impl Asked {
         Self {
             name: EventName::new(message.get(HEADER..question.end() - 4).unwrap_or(&[])),
             qtype: Some(question.qtype()),
+            view: None,
         }
     }
 
@@ -112,6 +115,7 @@ impl Asked {
             Some(query) => Self {
                 name: EventName::new(&query.original().name().to_bytes().unwrap_or_default()),
                 qtype: Some(u16::from(query.query_type())),
+                view: None,
             },
             None => Self::unknown(),
         }
@@ -122,6 +126,7 @@ impl Asked {
         Self {
             name: EventName::unknown(),
             qtype: None,
+            view: None,
         }
     }
 }
@@ -136,6 +141,8 @@ pub(crate) struct Event {
     pub(crate) outcome: Outcome,
     pub(crate) rcode: ResponseCode,
     pub(crate) upstream: Option<SocketAddr>,
+    /// The `[[view]]` that answered; `None` (logged `-`) for the top level.
+    pub(crate) view: Option<std::sync::Arc<str>>,
     pub(crate) latency: Duration,
     pub(crate) at: SystemTime,
 }
@@ -255,6 +262,7 @@ mod tests {
             outcome: Outcome::Mapped,
             rcode: ResponseCode::NoError,
             upstream: None,
+            view: None,
             latency: Duration::ZERO,
             at: UNIX_EPOCH,
         }

@@ -55,12 +55,13 @@ pub(crate) fn notify_every_zone(snapshot: &Snapshot) {
     if snapshot.transfers.notify.is_empty() || snapshot.transfers.allow.is_empty() {
         return;
     }
-    let zones: Vec<DomainName> = snapshot
-        .mapping
-        .zones()
-        .iter()
-        .map(|zone| zone.apex.clone())
+    // A view's own zones too: a secondary in that view transfers them.
+    let mut zones: Vec<DomainName> = std::iter::once(snapshot)
+        .chain(snapshot.views().iter().map(|view| &**view))
+        .flat_map(|served| served.mapping.zones().iter().map(|zone| zone.apex.clone()))
         .collect();
+    zones.sort();
+    zones.dedup();
     notify_all(&zones, &snapshot.transfers.notify);
 }
 

@@ -251,9 +251,7 @@ impl Reloader {
 
         let diff = current.mapping.diff(&loaded.mapping);
         let serials_changed = if loaded.settings.server.transfers_enabled() {
-            loaded
-                .mapping
-                .carry_serials(&current.mapping, &diff, unix_now())
+            carry_serials(&mut loaded, &current, &diff)
         } else {
             Vec::new()
         };
@@ -379,9 +377,43 @@ impl Reloader {
 /// the zones look newer to the secondaries than anything served before.
 pub(crate) fn first_snapshot(mut loaded: Loaded) -> Result<Snapshot, hickory_proto::ProtoError> {
     if loaded.settings.server.transfers_enabled() {
-        loaded.mapping.stamp_serials(unix_now());
+        let now = unix_now();
+        loaded.mapping.stamp_serials(now);
+        for view in loaded.views.iter_mut() {
+            view.mapping.stamp_serials(now);
+        }
     }
     Snapshot::new(loaded, 1)
+}
+
+/// Carries the serials of the mapping in service over to `loaded`, the top
+/// level and each view (matched by name; a new view starts from the
+/// clock). Returns the apexes whose serial changed, in any of them.
+fn carry_serials(loaded: &mut Loaded, current: &Snapshot, diff: &MappingDiff) -> Vec<DomainName> {
+    let now = unix_now();
+    let mut changed = loaded.mapping.carry_serials(&current.mapping, diff, now);
+    for view in loaded.views.iter_mut() {
+        let previous = current
+            .views()
+            .iter()
+            .find(|served| served.view.as_deref() == Some(&*view.name));
+        match previous {
+            Some(previous) => {
+                let view_diff = previous.mapping.diff(&view.mapping);
+                changed.extend(
+                    view.mapping
+                        .carry_serials(&previous.mapping, &view_diff, now),
+                );
+            }
+            None => {
+                view.mapping.stamp_serials(now);
+                changed.extend(view.mapping.zones().iter().map(|zone| zone.apex.clone()));
+            }
+        }
+    }
+    changed.sort();
+    changed.dedup();
+    changed
 }
 
 /// Seconds since the Unix epoch, as an SOA serial: modulo 2^32, which

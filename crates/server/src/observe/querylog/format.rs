@@ -82,6 +82,7 @@ pub(super) fn line(out: &mut Vec<u8>, event: &Event, format: LogFormat, clock: &
         ("outcome", event.outcome.as_str()),
         ("rcode", rcode_label(event.rcode)),
         ("upstream", upstream),
+        ("view", event.view.as_deref().unwrap_or("-")),
     ];
     let latency_us = u64::try_from(event.latency.as_micros()).unwrap_or(u64::MAX);
     match format {
@@ -210,26 +211,28 @@ mod tests {
             outcome: Outcome::Mapped,
             rcode: ResponseCode::NoError,
             upstream: None,
+            view: None,
             latency: Duration::from_micros(70),
             at: UNIX_EPOCH + Duration::from_micros(1_796_224_531_919_736),
         }
     }
 
     /// The lines tracing-subscriber 0.3 wrote for the same event before the
-    /// query log had its own writer (JSON flattened; text without colours).
+    /// query log had its own writer (JSON flattened; text without colours),
+    /// with the `view` field added since.
     #[test]
     fn lines_are_the_ones_tracing_wrote() {
         let mut json = Vec::new();
         line(&mut json, &event(), LogFormat::Json, &mut Clock::default());
         assert_eq!(
             String::from_utf8(json).unwrap(),
-            "{\"timestamp\":\"2026-12-02T15:15:31.919736Z\",\"level\":\"INFO\",\"message\":\"query\",\"client\":\"127.0.0.1:53030\",\"transport\":\"udp\",\"name\":\"A.privatelink.blob.core.windows.net.\",\"qtype\":\"A\",\"outcome\":\"mapped\",\"rcode\":\"NOERROR\",\"upstream\":\"-\",\"latency_us\":70,\"target\":\"privatelink_dns::query\"}\n"
+            "{\"timestamp\":\"2026-12-02T15:15:31.919736Z\",\"level\":\"INFO\",\"message\":\"query\",\"client\":\"127.0.0.1:53030\",\"transport\":\"udp\",\"name\":\"A.privatelink.blob.core.windows.net.\",\"qtype\":\"A\",\"outcome\":\"mapped\",\"rcode\":\"NOERROR\",\"upstream\":\"-\",\"view\":\"-\",\"latency_us\":70,\"target\":\"privatelink_dns::query\"}\n"
         );
         let mut text = Vec::new();
         line(&mut text, &event(), LogFormat::Text, &mut Clock::default());
         assert_eq!(
             String::from_utf8(text).unwrap(),
-            "2026-12-02T15:15:31.919736Z  INFO privatelink_dns::query: query client=127.0.0.1:53030 transport=\"udp\" name=\"A.privatelink.blob.core.windows.net.\" qtype=\"A\" outcome=\"mapped\" rcode=\"NOERROR\" upstream=\"-\" latency_us=70\n"
+            "2026-12-02T15:15:31.919736Z  INFO privatelink_dns::query: query client=127.0.0.1:53030 transport=\"udp\" name=\"A.privatelink.blob.core.windows.net.\" qtype=\"A\" outcome=\"mapped\" rcode=\"NOERROR\" upstream=\"-\" view=\"-\" latency_us=70\n"
         );
     }
 

@@ -1,0 +1,276 @@
+//! Views: clients of different networks (127.0.0.51, .52, .53 on loopback)
+//! get their own view's addresses, on every answer path.
+
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+
+use crate::chain::azure_public_dns;
+use crate::client::{self, a_records};
+use crate::fake_upstream::FakeUpstream;
+use crate::harness::TestServer;
+use crate::{FAB1, base_config};
+
+const HUB: &str = "127.0.0.51";
+const BRANCH: &str = "127.0.0.52";
+/// In the hub's second prefix.
+const HUB_TOO: &str = "127.0.0.53";
+/// In no view.
+const ELSEWHERE: &str = "127.0.0.54";
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The base mapping, a hub view (127.0.0.48–.53) and a branch view
+/// (127.0.0.52) carved out of it.
+fn views_config(upstreams: &[SocketAddr], hub_blob: &str) -> String {
+    format!(
+        r#"{base}
+[[view]]
+name = "vnet-hub-ne"
+clients = ["127.0.0.48/30", "127.0.0.52/31"]
+
+[[view.vault]]
+name = "rsv-test-pe-ne"
+id = "1132794570626989392"
+geo = "we"
+[view.vault.backup]
+fab1 = "10.20.0.4"
+
+[view.records]
+"weacct01pod01ecs114.privatelink.blob.core.windows.net" = "{hub_blob}"
+
+[[view.zone]]
+name = "hub.internal"
+
+[[view]]
+name = "branch"
+clients = ["127.0.0.52/32"]
+[view.records]
+"weacct01pod01ecs114.privatelink.blob.core.windows.net" = "10.30.0.12"
+"#,
+        base = base_config(upstreams)
+    )
+}
+
+fn udp_from(source: &str, server: SocketAddr, message: &Message) -> Message {
+    let socket = UdpSocket::bind((source, 0)).expect("bind");
+    socket.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    socket
+        .send_to(&message.to_vec().expect("encode"), server)
+        .expect("send");
+    let mut buffer = vec![0u8; 65535];
+    let (len, _) = socket.recv_from(&mut buffer).expect("no UDP answer");
+    let response = Message::from_vec(&buffer[..len]).expect("decode");
+    assert_eq!(response.metadata.id, message.metadata.id);
+    response
+}
+
+fn tcp_from(source: &str, server: SocketAddr, message: &Message) -> Message {
+    use std::io::{Read, Write};
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let local: SocketAddr = SocketAddr::new(source.parse::<IpAddr>().expect("source"), 0);
+    socket.bind(&local.into()).expect("bind");
+    socket.connect(&server.into()).expect("connect");
+    let mut stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let wire = message.to_vec().expect("encode");
+    let mut framed = u16::try_from(wire.len())
+        .expect("len")
+        .to_be_bytes()
+        .to_vec();
+    framed.extend_from_slice(&wire);
+    stream.write_all(&framed).expect("write");
+    let mut length = [0u8; 2];
+    stream.read_exact(&mut length).expect("length");
+    let mut buffer = vec![0u8; usize::from(u16::from_be_bytes(length))];
+    stream.read_exact(&mut buffer).expect("message");
+    Message::from_vec(&buffer).expect("decode")
+}
+
+/// The A records `source` gets for `name`, over UDP and over TCP (which
+/// must agree).
+fn addresses_from(source: &str, server: SocketAddr, name: &str) -> Vec<String> {
+    let query = client::query(name, RecordType::A);
+    let over_udp = udp_from(source, server, &query);
+    let over_tcp = tcp_from(source, server, &query);
+    assert_eq!(
+        over_udp.metadata.response_code,
+        ResponseCode::NoError,
+        "{name} from {source}"
+    );
+    assert_eq!(
+        a_records(&over_udp),
+        a_records(&over_tcp),
+        "{name} from {source}: UDP and TCP"
+    );
+    a_records(&over_udp)
+}
+
+const BLOB_PRIVATE: &str = "weacct01pod01ecs114.privatelink.blob.core.windows.net.";
+const BLOB_PUBLIC: &str = "weacct01pod01ecs114.blob.core.windows.net.";
+const QUEUE_PRIVATE: &str = "weacct01pod01ecs114.privatelink.queue.core.windows.net.";
+
+#[test]
+fn each_network_gets_its_own_view_s_addresses() {
+    let upstream = FakeUpstream::answering(azure_public_dns());
+    let server = TestServer::start(&views_config(&[upstream.addr], "10.20.0.12"));
+    for (source, fab1, blob) in [
+        (HUB, "10.20.0.4", "10.20.0.12"),
+        (HUB_TOO, "10.20.0.4", "10.20.0.12"),
+        (BRANCH, "10.10.0.4", "10.30.0.12"),
+        (ELSEWHERE, "10.10.0.4", "10.10.0.12"),
+    ] {
+        assert_eq!(
+            addresses_from(source, server.addr, FAB1),
+            [fab1],
+            "fab1 from {source}"
+        );
+        assert_eq!(
+            addresses_from(source, server.addr, BLOB_PRIVATE),
+            [blob],
+            "blob from {source}"
+        );
+        // Chain completion through the upstream ends in the view's address,
+        // asked twice: the second answer comes from the response memo.
+        for _ in 0..2 {
+            let chained = addresses_from(source, server.addr, BLOB_PUBLIC);
+            assert_eq!(chained, [blob], "the public blob name from {source}");
+        }
+        // What no view maps is the top level's for everyone.
+        assert_eq!(
+            addresses_from(source, server.addr, QUEUE_PRIVATE),
+            ["10.10.0.13"],
+            "queue from {source}"
+        );
+    }
+    // The hub's own zone exists for the hub only.
+    let query = client::query("x.hub.internal.", RecordType::A);
+    let hub = udp_from(HUB, server.addr, &query);
+    assert_eq!(hub.metadata.response_code, ResponseCode::NXDomain);
+    assert!(hub.metadata.authoritative);
+    let branch = udp_from(BRANCH, server.addr, &query);
+    assert!(
+        !branch.metadata.authoritative,
+        "forwarded for the branch: {branch:?}"
+    );
+}
+
+#[test]
+fn offline_synthesis_answers_each_view_with_its_own_address() {
+    let server = TestServer::start(&views_config(&[], "10.20.0.12"));
+    for (source, blob) in [
+        (HUB, "10.20.0.12"),
+        (BRANCH, "10.30.0.12"),
+        (ELSEWHERE, "10.10.0.12"),
+    ] {
+        assert_eq!(
+            addresses_from(source, server.addr, BLOB_PUBLIC),
+            [blob],
+            "from {source}"
+        );
+    }
+}
+
+#[test]
+fn a_reload_that_changes_one_view_changes_only_its_answers() {
+    let upstream = FakeUpstream::answering(azure_public_dns());
+    let server = TestServer::start(&views_config(&[upstream.addr], "10.20.0.12"));
+    for source in [HUB, BRANCH, ELSEWHERE] {
+        addresses_from(source, server.addr, BLOB_PUBLIC);
+    }
+    std::fs::write(server.config(), views_config(&[upstream.addr], "10.20.9.9")).expect("write");
+    server.wait_for_log("mapping reloaded", Duration::from_secs(5));
+    assert_eq!(
+        addresses_from(HUB, server.addr, BLOB_PRIVATE),
+        ["10.20.9.9"]
+    );
+    assert_eq!(addresses_from(HUB, server.addr, BLOB_PUBLIC), ["10.20.9.9"]);
+    assert_eq!(
+        addresses_from(BRANCH, server.addr, BLOB_PUBLIC),
+        ["10.30.0.12"]
+    );
+    assert_eq!(
+        addresses_from(ELSEWHERE, server.addr, BLOB_PUBLIC),
+        ["10.10.0.12"]
+    );
+}
+
+#[test]
+fn the_query_log_names_the_view_that_answered() {
+    let config = views_config(&[], "10.20.0.12").replacen(
+        "hostname = \"ns1.test.internal\"",
+        "hostname = \"ns1.test.internal\"\nquery_log = true",
+        1,
+    );
+    let server = TestServer::start_with(
+        &config,
+        &["--listen", "127.0.0.1:0", "--log-format", "json"],
+    );
+    let query = client::query(FAB1, RecordType::A);
+    for source in [HUB, ELSEWHERE] {
+        udp_from(source, server.addr, &query);
+    }
+    tcp_from(BRANCH, server.addr, &query);
+    server.wait_for_log_count("privatelink_dns::query", 3, Duration::from_secs(5));
+    let mut seen: Vec<(String, String)> = server
+        .log()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["target"] == "privatelink_dns::query")
+        .map(|event| {
+            let client = event["client"].as_str().unwrap_or_default();
+            let source = client.split(':').next().unwrap_or_default().to_owned();
+            (
+                source,
+                event["view"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (HUB.to_owned(), "vnet-hub-ne".to_owned()),
+            (BRANCH.to_owned(), "branch".to_owned()),
+            (ELSEWHERE.to_owned(), "-".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn a_secondary_transfers_the_view_its_address_is_in() {
+    let config = views_config(&[], "10.20.0.12").replacen(
+        "hostname = \"ns1.test.internal\"",
+        "hostname = \"ns1.test.internal\"\nallow_transfer = [\"127.0.0.0/8\"]",
+        1,
+    );
+    let server = TestServer::start(&config);
+    let zone = "privatelink.blob.core.windows.net.";
+    for (source, blob) in [
+        (HUB, "10.20.0.12"),
+        (BRANCH, "10.30.0.12"),
+        (ELSEWHERE, "10.10.0.12"),
+    ] {
+        let transfer = tcp_from(
+            source,
+            server.addr,
+            &client::query_no_edns(zone, RecordType::AXFR),
+        );
+        assert_eq!(transfer.metadata.response_code, ResponseCode::NoError);
+        let soas = transfer
+            .answers
+            .iter()
+            .filter(|r| r.record_type() == RecordType::SOA)
+            .count();
+        assert_eq!(soas, 2, "the whole zone in one message from {source}");
+        let account: Vec<String> = transfer
+            .answers
+            .iter()
+            .filter(|r| r.name.to_ascii() == BLOB_PRIVATE)
+            .map(|r| r.data.to_string())
+            .collect();
+        assert_eq!(account, [blob], "from {source}");
+    }
+}
