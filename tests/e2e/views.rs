@@ -274,3 +274,69 @@ fn a_secondary_transfers_the_view_its_address_is_in() {
         assert_eq!(account, [blob], "from {source}");
     }
 }
+
+#[test]
+fn records_show_what_each_view_serves() {
+    use crate::harness::{run, temp_file};
+    let (_dir, path) = temp_file("views.toml", &views_config(&[], "10.20.0.12"));
+    let path = path.display().to_string();
+    let (code, stdout, stderr) = run(&["records", "--config", &path, "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout).expect("JSON");
+    let blob = "weacct01pod01ecs114.privatelink.blob.core.windows.net";
+    let mut served: Vec<(String, String)> = rows
+        .iter()
+        .filter(|row| row["name"] == blob)
+        .map(|row| {
+            (
+                row["view"].as_str().unwrap_or("-").to_owned(),
+                row["value"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    served.sort();
+    assert_eq!(
+        served,
+        [
+            ("-".to_owned(), "10.10.0.12".to_owned()),
+            ("branch".to_owned(), "10.30.0.12".to_owned()),
+            ("vnet-hub-ne".to_owned(), "10.20.0.12".to_owned()),
+        ]
+    );
+    // The hub's own zone is listed under the hub; the queue account, which
+    // no view changes, once, at the top level.
+    assert!(
+        rows.iter()
+            .any(|r| r["zone"] == "hub.internal" && r["view"] == "vnet-hub-ne")
+    );
+    let queue = "weacct01pod01ecs114.privatelink.queue.core.windows.net";
+    assert_eq!(rows.iter().filter(|r| r["name"] == queue).count(), 1);
+
+    let (code, hosts, _) = run(&[
+        "records", "--config", &path, "--format", "hosts", "--view", "branch",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        hosts.contains(&format!("10.30.0.12\t{blob}"))
+            || hosts.contains(&format!("10.30.0.12 {blob}")),
+        "{hosts}"
+    );
+    assert!(!hosts.contains("10.10.0.12"), "{hosts}");
+    let (code, zone, _) = run(&[
+        "records",
+        "--config",
+        &path,
+        "--format",
+        "zone",
+        "--view",
+        "vnet-hub-ne",
+    ]);
+    assert_eq!(code, 0);
+    assert!(zone.contains("$ORIGIN hub.internal."), "{zone}");
+    let (code, _, stderr) = run(&["records", "--config", &path, "--view", "nowhere"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no view named nowhere (views: vnet-hub-ne, branch)"),
+        "{stderr}"
+    );
+}

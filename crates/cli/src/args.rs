@@ -57,6 +57,11 @@ pub(crate) enum Command {
         config: PathBuf,
         #[arg(long, value_enum, default_value_t = RecordsFormat::Table)]
         format: RecordsFormat,
+        /// Print what the clients of this `[[view]]` are served, whole.
+        /// Without it, table and JSON show the top level and then the
+        /// records each view changes or adds; zone and hosts the top level.
+        #[arg(long, value_name = "NAME")]
+        view: Option<String>,
     },
 }
 

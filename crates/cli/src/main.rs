@@ -41,7 +41,11 @@ fn main() -> ExitCode {
         } => serve::run(&config, listen, http, cli.log_format),
         Command::Check { config, strict } => check::run(&config, strict),
         Command::Import { source } => import::run(&source),
-        Command::Records { config, format } => records::run(&config, format),
+        Command::Records {
+            config,
+            format,
+            view,
+        } => records::run(&config, format, view.as_deref()),
     };
     ExitCode::from(code)
 }

@@ -1,5 +1,6 @@
 //! `records`: print every record the file would serve.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -19,11 +20,13 @@ struct Row {
     rtype: &'static str,
     ttl: u32,
     value: String,
+    /// The `[[view]]` serving the record; `null` for the top level.
+    view: Option<String>,
     #[serde(skip)]
     source: String,
 }
 
-pub(crate) fn run(config: &Path, format: RecordsFormat) -> u8 {
+pub(crate) fn run(config: &Path, format: RecordsFormat, view: Option<&str>) -> u8 {
     let loaded = match load_file(config) {
         Ok(loaded) => loaded,
         Err(error @ LoadError::Read { .. }) => {
@@ -37,10 +40,43 @@ pub(crate) fn run(config: &Path, format: RecordsFormat) -> u8 {
             return EXIT_INVALID;
         }
     };
-    let mapping = &loaded.mapping;
+    let rows = match view {
+        None => {
+            // The top level, then what each view serves differently.
+            let mut all = rows(&loaded.mapping, None);
+            let top_keys: HashSet<String> = all.iter().map(Row::key).collect();
+            for view in loaded.views.iter() {
+                let changed: Vec<Row> = rows(&view.mapping, Some(&view.name))
+                    .into_iter()
+                    .filter(|row| !top_keys.contains(&row.key()))
+                    .collect();
+                all.extend(changed);
+            }
+            all
+        }
+        Some(name) => match loaded.views.iter().find(|v| &*v.name == name) {
+            Some(view) => rows(&view.mapping, Some(&view.name)),
+            None => {
+                let known: Vec<&str> = loaded.views.iter().map(|v| &*v.name).collect();
+                eprintln!(
+                    "privatelink-dns: {} has no view named {name} (views: {})",
+                    config.display(),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+                return EXIT_IO;
+            }
+        },
+    };
+    let mapping = view
+        .and_then(|name| loaded.views.iter().find(|v| &*v.name == name))
+        .map_or(&loaded.mapping, |view| &view.mapping);
     let output = match format {
-        RecordsFormat::Table => table(mapping),
-        RecordsFormat::Json => match serde_json::to_string_pretty(&rows(mapping)) {
+        RecordsFormat::Table => table(rows),
+        RecordsFormat::Json => match serde_json::to_string_pretty(&rows) {
             Ok(json) => json + "\n",
             Err(error) => {
                 eprintln!("privatelink-dns: cannot write JSON: {error}");
@@ -62,7 +98,17 @@ fn soa_value(zone: &Zone, dot: &str) -> String {
     )
 }
 
-fn zone_rows(mapping: &Mapping, zone: &Zone) -> Vec<Row> {
+impl Row {
+    /// The record itself, whichever view serves it.
+    fn key(&self) -> String {
+        format!(
+            "{} {} {} {} {}",
+            self.zone, self.name, self.rtype, self.ttl, self.value
+        )
+    }
+}
+
+fn zone_rows(mapping: &Mapping, zone: &Zone, view: Option<&str>) -> Vec<Row> {
     let apex = zone.apex.to_string();
     let mut rows = vec![
         Row {
@@ -71,6 +117,7 @@ fn zone_rows(mapping: &Mapping, zone: &Zone) -> Vec<Row> {
             rtype: "SOA",
             ttl: zone.soa.ttl,
             value: soa_value(zone, ""),
+            view: view.map(str::to_owned),
             source: "zone".into(),
         },
         Row {
@@ -79,6 +126,7 @@ fn zone_rows(mapping: &Mapping, zone: &Zone) -> Vec<Row> {
             rtype: "NS",
             ttl: NS_TTL,
             value: zone.nameserver.to_string(),
+            view: view.map(str::to_owned),
             source: "zone".into(),
         },
     ];
@@ -95,6 +143,7 @@ fn zone_rows(mapping: &Mapping, zone: &Zone) -> Vec<Row> {
                 rtype,
                 ttl: zone.ttl,
                 value,
+                view: view.map(str::to_owned),
                 source: mapped.origin.to_string(),
             });
         }
@@ -102,16 +151,15 @@ fn zone_rows(mapping: &Mapping, zone: &Zone) -> Vec<Row> {
     rows
 }
 
-fn rows(mapping: &Mapping) -> Vec<Row> {
+fn rows(mapping: &Mapping, view: Option<&str>) -> Vec<Row> {
     mapping
         .zones()
         .iter()
-        .flat_map(|zone| zone_rows(mapping, zone))
+        .flat_map(|zone| zone_rows(mapping, zone, view))
         .collect()
 }
 
-fn table(mapping: &Mapping) -> String {
-    let rows = rows(mapping);
+fn table(rows: Vec<Row>) -> String {
     let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     let value_width = rows.iter().map(|r| r.value.len()).max().unwrap_or(5).max(5);
     let mut out = String::new();
@@ -121,10 +169,14 @@ fn table(mapping: &Mapping) -> String {
         "NAME", "TYPE", "TTL", "VALUE"
     );
     for row in rows {
+        let source = match &row.view {
+            Some(view) => format!("view {view}: {}", row.source),
+            None => row.source,
+        };
         let _ = writeln!(
             out,
-            "{:<name_width$}  {:<5} {:>7}  {:<value_width$}  {}",
-            row.name, row.rtype, row.ttl, row.value, row.source
+            "{:<name_width$}  {:<5} {:>7}  {:<value_width$}  {source}",
+            row.name, row.rtype, row.ttl, row.value
         );
     }
     out
