@@ -198,10 +198,10 @@ fn a_reload_that_changes_one_view_changes_only_its_answers() {
 }
 
 #[test]
-fn the_query_log_names_the_view_that_answered() {
+fn the_query_log_and_the_metrics_name_the_view_that_answered() {
     let config = views_config(&[], "10.20.0.12").replacen(
         "hostname = \"ns1.test.internal\"",
-        "hostname = \"ns1.test.internal\"\nquery_log = true",
+        "hostname = \"ns1.test.internal\"\nquery_log = true\nhttp = \"127.0.0.1:0\"",
         1,
     );
     let server = TestServer::start_with(
@@ -237,6 +237,13 @@ fn the_query_log_names_the_view_that_answered() {
             (ELSEWHERE.to_owned(), "-".to_owned()),
         ]
     );
+    // And the metrics count each view's queries.
+    let (status, page) = crate::harness::http_get(server.http_addr(), "/metrics");
+    assert_eq!(status, 200);
+    for (view, count) in [("vnet-hub-ne", 1), ("branch", 1)] {
+        let line = format!("privatelink_dns_view_queries_total{{view=\"{view}\"}} {count}");
+        assert!(page.lines().any(|l| l == line), "{line} not in\n{page}");
+    }
 }
 
 #[test]

@@ -46,6 +46,8 @@ pub struct Snapshot {
     /// The views (top level only): complete snapshots of their own.
     views: Vec<Arc<Self>>,
     selector: ViewSelector,
+    /// This view's `view_queries` series, found at its first query.
+    view_queries: std::sync::OnceLock<prometheus_client::metrics::counter::Counter>,
 }
 
 impl Snapshot {
@@ -103,6 +105,7 @@ impl Snapshot {
             view_index: 0,
             views: Vec::new(),
             selector: ViewSelector::default(),
+            view_queries: std::sync::OnceLock::new(),
         })
     }
 
@@ -110,6 +113,15 @@ impl Snapshot {
     /// the one whose `clients` prefix containing it is longest.
     pub fn view_for(&self, client: std::net::IpAddr) -> Option<&Arc<Self>> {
         self.views.get(self.selector.select(client)?)
+    }
+
+    /// Counts a query answered from this view (nothing for the top level).
+    pub(crate) fn count_view_query(&self, metrics: &crate::observe::metrics::Metrics) {
+        if let Some(name) = &self.view {
+            self.view_queries
+                .get_or_init(|| metrics.view_counter(name))
+                .inc();
+        }
     }
 
     /// The views, in file order.

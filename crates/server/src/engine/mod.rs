@@ -193,6 +193,9 @@ impl Engine {
         // A client in a view's networks is answered from the view's
         // snapshot, on every path.
         let view = snapshot.view_for(client.ip());
+        if let Some(view) = view {
+            view.count_view_query(&self.metrics);
+        }
         let serving: &Snapshot = view.map_or(&snapshot, |view| view);
         let mut memo = None;
         if self.prepared.load(Ordering::Relaxed) && allowed {

@@ -30,6 +30,12 @@ pub struct UpstreamLabels {
     pub upstream: String,
 }
 
+/// Labels of `privatelink_dns_view_queries_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ViewLabels {
+    pub view: String,
+}
+
 /// Labels of `privatelink_dns_rate_limited_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActionLabels {
@@ -63,6 +69,8 @@ pub struct Metrics {
     pub upstream_latency: HistogramFamily,
     pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
     pub rate_limited: Family<ActionLabels, Counter>,
+    /// Queries answered from each `[[view]]`.
+    pub view_queries: Family<ViewLabels, Counter>,
     /// UDP datagrams dropped because the reference path was full.
     pub udp_overflow: Counter,
     /// Query-log events dropped because the log writer was behind.
@@ -80,6 +88,7 @@ impl Default for Metrics {
             upstream_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             upstream_errors: Family::default(),
             rate_limited: Family::default(),
+            view_queries: Family::default(),
             udp_overflow: Counter::default(),
             query_log_dropped: Counter::default(),
             slots: std::sync::Arc::new(std::array::from_fn(|_| OnceLock::new())),
@@ -155,6 +164,16 @@ impl Metrics {
             .inc();
     }
 
+    /// The series of the view `name` (found once per snapshot; see
+    /// [`Snapshot::count_view_query`](crate::store::Snapshot::count_view_query)).
+    pub fn view_counter(&self, name: &str) -> Counter {
+        self.view_queries
+            .get_or_create(&ViewLabels {
+                view: name.to_owned(),
+            })
+            .clone()
+    }
+
     /// A registry with every series, the state read at scrape time included.
     pub fn registry(&self, state: Box<dyn Collector>) -> Registry {
         let mut registry = Registry::with_prefix("privatelink_dns");
@@ -182,6 +201,11 @@ impl Metrics {
             "rate_limited",
             "UDP responses over the rate limit, by action (drop, or slip: an empty truncated answer)",
             self.rate_limited.clone(),
+        );
+        registry.register(
+            "view_queries",
+            "Queries answered from each [[view]] (the top level's are the rest)",
+            self.view_queries.clone(),
         );
         registry.register(
             "udp_overflow",
