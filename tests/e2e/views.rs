@@ -347,3 +347,58 @@ fn records_show_what_each_view_serves() {
         "{stderr}"
     );
 }
+
+#[test]
+fn importing_two_networks_writes_a_view_that_serves() {
+    use crate::harness::{run, temp_file};
+    let data = |file: &str| {
+        format!(
+            "{}/tests/data/azure/two-vnets/{file}",
+            env!("CARGO_MANIFEST_DIR").trim_end_matches("/crates/cli")
+        )
+    };
+    let endpoints = data("private-endpoints.json");
+    let vnets = data("vnets.json");
+    let (code, toml, stderr) = run(&["import", "azure-cli", &endpoints, &vnets]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        toml.contains("[[view]]\nname = \"vnet-hub-ne\"\nclients = [\"10.20.0.0/16\"]"),
+        "{toml}"
+    );
+    let (_dir, path) = temp_file("imported.toml", &toml);
+    let (code, report, _) = run(&["check", "--config", &path.display().to_string()]);
+    assert_eq!(code, 0, "{report}");
+
+    // Served, with a loopback prefix added to the view so this test can be
+    // one of its clients.
+    let served = toml.replace(
+        "clients = [\"10.20.0.0/16\"]",
+        "clients = [\"10.20.0.0/16\", \"127.0.0.53/32\"]",
+    );
+    let server = TestServer::start(&served);
+    assert_eq!(addresses_from(HUB_TOO, server.addr, FAB1), ["10.20.0.4"]);
+    assert_eq!(addresses_from(ELSEWHERE, server.addr, FAB1), ["10.10.0.4"]);
+    assert_eq!(
+        addresses_from(HUB_TOO, server.addr, BLOB_PRIVATE),
+        ["10.20.0.20"]
+    );
+    assert_eq!(
+        addresses_from(
+            HUB_TOO,
+            server.addr,
+            "contosodata01.privatelink.blob.core.windows.net."
+        ),
+        ["10.10.0.30"]
+    );
+
+    // Without the VNet's JSON the view is written, and check says what is missing.
+    let (_, toml, _) = run(&["import", "azure-cli", &endpoints]);
+    assert!(toml.contains("# fill in the address space of virtual network /subscriptions/0000/resourcegroups/rg-net-ne/providers/microsoft.network/virtualnetworks/vnet-hub-ne"), "{toml}");
+    let (_dir, path) = temp_file("unfinished.toml", &toml);
+    let (code, report, _) = run(&["check", "--config", &path.display().to_string()]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report.contains("view[0].clients: view vnet-hub-ne has no client networks"),
+        "{report}"
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use privatelink_mapping::import::{self, Found, ImportError};
+use privatelink_mapping::import::{self, Found, ImportError, Input, Network};
 
 use crate::args::ImportSource;
 use crate::{EXIT_INVALID, EXIT_IO, EXIT_OK};
@@ -15,6 +15,7 @@ pub(crate) fn run(source: &ImportSource) -> u8 {
         ImportSource::Hosts { file } => ("hosts", vec![file.as_ref()]),
     };
     let mut found: Vec<Found> = Vec::new();
+    let mut networks: Vec<Network> = Vec::new();
     for path in &files {
         let file = path.display().to_string();
         let text = match std::fs::read_to_string(path) {
@@ -24,12 +25,18 @@ pub(crate) fn run(source: &ImportSource) -> u8 {
                 return EXIT_IO;
             }
         };
-        let names = match source {
-            ImportSource::AzureCli { .. } => import::azure_cli::read(&file, &text),
-            ImportSource::Hosts { .. } => Ok(import::hosts::read(&file, &text)),
+        let input = match source {
+            ImportSource::AzureCli { .. } => import::azure_cli::read_all(&file, &text),
+            ImportSource::Hosts { .. } => Ok(Input {
+                found: import::hosts::read(&file, &text),
+                networks: Vec::new(),
+            }),
         };
-        match names {
-            Ok(names) => found.extend(names),
+        match input {
+            Ok(input) => {
+                found.extend(input.found);
+                networks.extend(input.networks);
+            }
             Err(error) => {
                 eprintln!("privatelink-dns: {error}");
                 return EXIT_INVALID;
@@ -49,6 +56,9 @@ pub(crate) fn run(source: &ImportSource) -> u8 {
         ),
         "and run `privatelink-dns check` on the result.".to_owned(),
     ];
-    print!("{}", import::render(&found, &header));
+    print!(
+        "{}",
+        import::render_with_networks(&found, &networks, &header)
+    );
     EXIT_OK
 }

@@ -8,10 +8,16 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::{Found, ImportError, private_form};
+use super::{Found, ImportError, Input, Network, private_form};
 
 /// The names in one file of `az` output.
 pub fn read(file: &str, text: &str) -> Result<Vec<Found>, ImportError> {
+    read_all(file, text).map(|input| input.found)
+}
+
+/// The names and the virtual networks (`az network vnet show|list`) in one
+/// file of `az` output.
+pub fn read_all(file: &str, text: &str) -> Result<Input, ImportError> {
     let json: Value = serde_json::from_str(text).map_err(|error| ImportError::Json {
         file: file.to_owned(),
         line: error.line(),
@@ -26,9 +32,12 @@ pub fn read(file: &str, text: &str) -> Result<Vec<Found>, ImportError> {
         }
     };
     let mut found = Vec::new();
+    let mut networks = Vec::new();
     for object in objects {
         let properties = object.get("properties").unwrap_or(object);
-        if let Some(configs) = properties.get("customDnsConfigs") {
+        if let Some(space) = properties.get("addressSpace") {
+            networks.extend(network(object, space));
+        } else if let Some(configs) = properties.get("customDnsConfigs") {
             endpoint(file, object, configs, &mut found);
         } else if let Some(configs) = properties.get("privateDnsZoneConfigs") {
             zone_group(file, object, configs, &mut found);
@@ -38,11 +47,38 @@ pub fn read(file: &str, text: &str) -> Result<Vec<Found>, ImportError> {
             return Err(shape(
                 file,
                 "not a recognised az output: expected customDnsConfigs (private-endpoint show), \
-                 privateDnsZoneConfigs (dns-zone-group show) or aRecords (private-dns record-set a list)",
+                 privateDnsZoneConfigs (dns-zone-group show), aRecords (private-dns record-set a list) \
+                 or addressSpace (vnet show)",
             ));
         }
     }
-    Ok(found)
+    Ok(Input { found, networks })
+}
+
+/// A virtual network's id, name and address prefixes.
+fn network(object: &Value, space: &Value) -> Option<Network> {
+    let id = str_of(object, "id")?.to_ascii_lowercase();
+    let name = str_of(object, "name")
+        .map(ToOwned::to_owned)
+        .or_else(|| id.rsplit('/').next().map(ToOwned::to_owned))?;
+    let prefixes = space
+        .get("addressPrefixes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(ToOwned::to_owned)
+        .collect();
+    Some(Network { id, name, prefixes })
+}
+
+/// The virtual network of a private endpoint: its subnet's id less
+/// `/subnets/<name>`, lower case.
+fn network_of(object: &Value) -> Option<String> {
+    let properties = object.get("properties").unwrap_or(object);
+    let subnet = str_of(properties.get("subnet")?, "id")?.to_ascii_lowercase();
+    let at = subnet.find("/subnets/")?;
+    Some(subnet[..at].to_owned())
 }
 
 fn shape(file: &str, message: &str) -> ImportError {
@@ -84,7 +120,7 @@ fn push(
     file: &str,
     fqdn: &str,
     addrs: Vec<IpAddr>,
-    endpoint: Option<String>,
+    (endpoint, network): (Option<String>, Option<String>),
 ) {
     if addrs.is_empty() {
         return;
@@ -98,11 +134,13 @@ fn push(
         endpoint,
         shown_as: inserted.then(|| fqdn.trim_end_matches('.').to_owned()),
         file: file.to_owned(),
+        network,
     });
 }
 
 fn endpoint(file: &str, object: &Value, configs: &Value, found: &mut Vec<Found>) {
     let name = str_of(object, "name").map(ToOwned::to_owned);
+    let network = network_of(object);
     for config in configs.as_array().into_iter().flatten() {
         if let Some(fqdn) = str_of(config, "fqdn") {
             push(
@@ -110,7 +148,7 @@ fn endpoint(file: &str, object: &Value, configs: &Value, found: &mut Vec<Found>)
                 file,
                 fqdn,
                 addresses(config.get("ipAddresses")),
-                name.clone(),
+                (name.clone(), network.clone()),
             );
         }
     }
@@ -136,7 +174,7 @@ fn zone_group(file: &str, object: &Value, configs: &Value, found: &mut Vec<Found
                     file,
                     fqdn,
                     addresses(set.get("ipAddresses")),
-                    endpoint.clone(),
+                    (endpoint.clone(), None),
                 );
             }
         }
@@ -151,7 +189,7 @@ fn record_set(file: &str, object: &Value, properties: &Value, found: &mut Vec<Fo
             file,
             fqdn,
             addresses(properties.get("aRecords")),
-            None,
+            (None, None),
         );
     }
 }

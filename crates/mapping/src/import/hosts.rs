@@ -21,6 +21,7 @@ pub fn read(file: &str, text: &str) -> Vec<Found> {
                     endpoint: None,
                     shown_as: inserted.then(|| name.trim_end_matches('.').to_owned()),
                     file: file.to_owned(),
+                    network: None,
                 });
             }
         }

@@ -4,14 +4,18 @@
 //! Readers ([`azure_cli`], [`hosts`]) produce [`Found`] names; [`render`]
 //! groups them: Backup names by vault, the vault's storage accounts under
 //! it when the input ties them to it, and everything else as records.
+//! [`render_with_networks`] also writes one `[[view]]` per virtual network
+//! whose private endpoints give names other addresses.
 
 pub mod azure_cli;
 pub mod hosts;
 mod render;
+mod views;
 
 use std::net::IpAddr;
 
 pub use render::render;
+pub use views::render_with_networks;
 
 /// Why an input could not be imported.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,26 @@ pub struct Found {
     pub shown_as: Option<String>,
     /// The input file, for comments.
     pub file: String,
+    /// The virtual network of the private endpoint (its ARM id, lower
+    /// case), when the input says (`subnet.id` of `private-endpoint show`).
+    pub network: Option<String>,
+}
+
+/// A virtual network, from `az network vnet show|list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// The ARM id, lower case.
+    pub id: String,
+    pub name: String,
+    /// `addressSpace.addressPrefixes`.
+    pub prefixes: Vec<String>,
+}
+
+/// What one input file holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Input {
+    pub found: Vec<Found>,
+    pub networks: Vec<Network>,
 }
 
 /// The private form of an FQDN: as given when it lies in an Azure Private

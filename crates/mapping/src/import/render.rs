@@ -226,6 +226,7 @@ pub fn render(found: &[Found], header: &[String]) -> String {
                     endpoint: None,
                     shown_as: None,
                     file: String::new(),
+                    network: None,
                 });
             }
         }
@@ -254,6 +255,7 @@ mod tests {
             endpoint: endpoint.map(Into::into),
             shown_as: None,
             file: "f".into(),
+            network: None,
         }
     }
 
