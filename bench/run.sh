@@ -13,7 +13,7 @@ for tool in dnsperf knotd unbound gnuplot; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsperf knot unbound gnuplot-nox >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsperf knot knot-module-geoip unbound gnuplot-nox >/dev/null
 fi
 # Debian starts the packages' own services; they would sit on port 53 and
 # take CPU from the measurement.
