@@ -194,6 +194,12 @@ pub fn bind_forwarder(server: SocketAddr, forward_zones: &[&str], rest: SocketAd
 
 /// BIND 9 as a secondary of `zones` on `port`, pulling them from `primary`.
 pub fn bind_secondary(port: u16, primary: SocketAddr, zones: &[&str]) -> Peer {
+    bind_secondary_from(port, primary, zones, "127.0.0.1")
+}
+
+/// [`bind_secondary`] transferring from the loopback address `source`
+/// (which picks the primary's view).
+pub fn bind_secondary_from(port: u16, primary: SocketAddr, zones: &[&str], source: &str) -> Peer {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut conf = format!(
         r#"options {{
@@ -201,7 +207,7 @@ pub fn bind_secondary(port: u16, primary: SocketAddr, zones: &[&str]) -> Peer {
     pid-file "{dir}/named.pid";
     listen-on port {port} {{ 127.0.0.1; }};
     listen-on-v6 {{ none; }};
-    transfer-source 127.0.0.1;
+    transfer-source {source};
     notify-source 127.0.0.1;
     recursion no;
     allow-query {{ 127.0.0.0/8; }};
@@ -284,6 +290,12 @@ forward-zone:
 /// Knot DNS as a secondary of `zones` on `port`, pulling them from
 /// `primary` and accepting its NOTIFY.
 pub fn knot_secondary(port: u16, primary: SocketAddr, zones: &[&str]) -> Peer {
+    knot_secondary_from(port, primary, zones, "127.0.0.1")
+}
+
+/// [`knot_secondary`] transferring from the loopback address `source`
+/// (which picks the primary's view).
+pub fn knot_secondary_from(port: u16, primary: SocketAddr, zones: &[&str], source: &str) -> Peer {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut conf = format!(
         r#"server:
@@ -298,6 +310,7 @@ log:
 remote:
   - id: primary
     address: {primary_ip}@{primary_port}
+    via: {source}
 acl:
   - id: notify_from_primary
     address: {primary_ip}

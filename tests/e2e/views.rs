@@ -402,3 +402,42 @@ fn importing_two_networks_writes_a_view_that_serves() {
         "{report}"
     );
 }
+
+/// A real secondary transferring from a view's address holds the view's
+/// records, as BIND's views would give it.
+fn a_secondary_from_the_hub_holds_the_hub_s_records(
+    start: impl FnOnce(u16, SocketAddr) -> crate::peer::Peer,
+) {
+    let config = views_config(&[], "10.20.0.12").replacen(
+        "hostname = \"ns1.test.internal\"",
+        "hostname = \"ns1.test.internal\"\nallow_transfer = [\"127.0.0.0/8\"]",
+        1,
+    );
+    let server = TestServer::start(&config);
+    let secondary = start(crate::peer::free_port(), server.addr);
+    let answer = secondary.ask_until(BLOB_PRIVATE, RecordType::A, Duration::from_secs(20), |m| {
+        !a_records(m).is_empty()
+    });
+    assert_eq!(a_records(&answer), ["10.20.0.12"], "{answer:?}");
+    assert!(answer.metadata.authoritative);
+}
+
+#[test]
+fn a_knot_secondary_transferring_from_a_view_s_address_holds_that_view() {
+    if crate::peer::installed("knotd", "knot") {
+        a_secondary_from_the_hub_holds_the_hub_s_records(|port, primary| {
+            crate::peer::knot_secondary_from(port, primary, &[BLOB_ZONE], HUB)
+        });
+    }
+}
+
+#[test]
+fn a_bind_secondary_transferring_from_a_view_s_address_holds_that_view() {
+    if crate::peer::installed("named", "bind9") {
+        a_secondary_from_the_hub_holds_the_hub_s_records(|port, primary| {
+            crate::peer::bind_secondary_from(port, primary, &[BLOB_ZONE], HUB)
+        });
+    }
+}
+
+const BLOB_ZONE: &str = "privatelink.blob.core.windows.net";
