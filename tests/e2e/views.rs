@@ -155,6 +155,20 @@ fn each_network_gets_its_own_view_s_addresses() {
         !branch.metadata.authoritative,
         "forwarded for the branch: {branch:?}"
     );
+    // The view's apex SOA, and NODATA with the SOA, over TCP too.
+    let soa = tcp_from(
+        HUB,
+        server.addr,
+        &client::query("hub.internal.", RecordType::SOA),
+    );
+    assert_eq!(soa.metadata.response_code, ResponseCode::NoError);
+    assert!(soa.metadata.authoritative);
+    assert_eq!(soa.answers.len(), 1);
+    assert_eq!(soa.answers[0].record_type(), RecordType::SOA);
+    let nodata = tcp_from(HUB, server.addr, &client::query(FAB1, RecordType::AAAA));
+    assert_eq!(nodata.metadata.response_code, ResponseCode::NoError);
+    assert!(nodata.answers.is_empty() && nodata.metadata.authoritative);
+    assert_eq!(nodata.authorities[0].record_type(), RecordType::SOA);
 }
 
 #[test]
