@@ -31,6 +31,8 @@ mod container;
 mod example;
 /// Forwarding: relay, rules, failover, spoofed answers, TCP retry, offline mode.
 mod forward;
+/// Hostile inputs (issue 18): mapping paths that are not files or too large.
+mod hardening;
 /// `import` from Azure CLI output and hosts files; `check` golden files.
 mod import;
 /// BIND, Unbound and Knot DNS as forwarders and secondaries; stub clients; replicas.

@@ -78,6 +78,9 @@ impl Source {
     }
 }
 
+/// Diagnostics reported in full for one file; the rest are counted.
+pub const MAX_DIAGNOSTICS: usize = 200;
+
 /// Collects diagnostics for one file.
 #[derive(Debug)]
 pub(crate) struct Report {
@@ -139,9 +142,32 @@ impl Report {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
-    /// The diagnostics in file order, errors before warnings on one line.
+    /// The diagnostics in file order, errors before warnings on one line;
+    /// past [`MAX_DIAGNOSTICS`], one more says how many were left out (a
+    /// file of random bytes once produced 256,159, each a log line).
     pub(crate) fn into_sorted(mut self) -> Vec<Diagnostic> {
         self.diagnostics.sort_by_key(|a| (a.line, a.severity));
+        if self.diagnostics.len() > MAX_DIAGNOSTICS {
+            let rest = &self.diagnostics[MAX_DIAGNOSTICS..];
+            let errors = rest.iter().filter(|d| d.is_error()).count();
+            let summary = Diagnostic {
+                severity: if errors > 0 {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                file: self.file.clone(),
+                line: rest.first().and_then(|d| d.line),
+                field: "file".into(),
+                message: format!(
+                    "{} more problem(s) not shown ({errors} error(s)), from this line on",
+                    rest.len()
+                ),
+                hint: Some("fix the ones above first; is this the right file?".into()),
+            };
+            self.diagnostics.truncate(MAX_DIAGNOSTICS);
+            self.diagnostics.push(summary);
+        }
         self.diagnostics
     }
 }

@@ -36,7 +36,7 @@ pub mod views;
 
 use std::path::{Path, PathBuf};
 
-pub use diagnostic::{Diagnostic, Severity};
+pub use diagnostic::{Diagnostic, MAX_DIAGNOSTICS, Severity};
 pub use diff::MappingDiff;
 pub use lookup::{Lookup, QueryType, Records};
 pub use mapping::{MappedName, Mapping, NodeView, Origin, Soa, StorageRole, Zone};
@@ -144,13 +144,57 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
+/// The largest mapping file read, in bytes. A 100,000-name file is about
+/// 7 MB; anything near this is a mistake (a path pointing at a log, a
+/// device or a runaway generator), and reading it whole would cost memory
+/// the server needs (the TOML parser takes ~35 times the file's size).
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// Reads and checks a mapping file.
 pub fn load_file(path: &Path) -> Result<Loaded, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let text = read_bounded(path, MAX_FILE_BYTES).map_err(|source| LoadError::Read {
         path: path.to_owned(),
         source,
     })?;
     load_str(&path.display().to_string(), &text)
+}
+
+/// The text of `path` if it is a regular file (after symlinks) of at most
+/// `limit` bytes. A FIFO is refused before it is opened, which would block
+/// until a writer came; a device such as /dev/zero is refused too.
+fn read_bounded(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let not_regular = || {
+        Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, a device or a directory); a mapping file must be a file",
+        )
+    };
+    let too_large = |size: u64| {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!("{size} bytes is larger than the {limit}-byte limit for a mapping file"),
+        )
+    };
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(not_regular());
+    }
+    if metadata.len() > limit {
+        return Err(too_large(metadata.len()));
+    }
+    let file = std::fs::File::open(path)?;
+    // Swapped for something else between the two looks: check what was opened.
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    let mut text = String::new();
+    // One byte over the limit tells a file that grew while being read.
+    file.take(limit + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(too_large(text.len() as u64));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -1,0 +1,132 @@
+//! Issue 18's hostile inputs, each a regression test: mapping paths that
+//! are not files or are too large, and files that cannot be reported in
+//! full.
+
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::RecordType;
+
+use crate::client::{self, a_records};
+use crate::harness::{TestServer, run, temp_file};
+use crate::{FAB1, base_config};
+
+const DEADLINE: Duration = Duration::from_secs(5);
+
+fn fab1(server: &TestServer) -> Vec<String> {
+    a_records(&client::udp(
+        server.addr,
+        &client::query(FAB1, RecordType::A),
+    ))
+}
+
+/// The path replaced by `replace`, then SIGHUP: the reload is refused with
+/// `reason`, promptly, and the last good mapping keeps answering.
+fn refused_after(
+    server: &TestServer,
+    failures: usize,
+    reason: &str,
+    replace: impl FnOnce(&std::path::Path),
+) {
+    let config = server.config().to_path_buf();
+    std::fs::remove_file(&config).expect("remove");
+    replace(&config);
+    let started = Instant::now();
+    server.signal("HUP");
+    let line = server.wait_for_log_count(
+        "reload failed; keeping the last good mapping",
+        failures,
+        DEADLINE,
+    );
+    assert!(started.elapsed() < DEADLINE, "{line}");
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|l| l.contains("cannot read the mapping file") && l.contains(reason)),
+        "no {reason:?} in\n{}",
+        server.log().join("\n")
+    );
+    assert_eq!(fab1(server), ["10.10.0.4"], "the last good mapping answers");
+}
+
+#[test]
+fn a_device_a_fifo_or_a_huge_file_at_the_mapping_path_is_refused_at_once() {
+    let mut server = TestServer::start(&base_config(&[]));
+    assert_eq!(fab1(&server), ["10.10.0.4"]);
+    // Was: 4 GB of RSS in 14 s reading /dev/zero, and no log line.
+    refused_after(&server, 1, "not a regular file", |path| {
+        std::os::unix::fs::symlink("/dev/zero", path).expect("symlink");
+    });
+    // Was: the mapping thread blocked in open() for good, every later reload ignored.
+    refused_after(&server, 2, "not a regular file", |path| {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .expect("mkfifo");
+        assert!(status.success());
+    });
+    // Larger than the limit (sparse: no disk is written).
+    refused_after(&server, 3, "larger than the 67108864-byte limit", |path| {
+        let file = std::fs::File::create(path).expect("create");
+        file.set_len(privatelink_mapping::MAX_FILE_BYTES + 1)
+            .expect("set_len");
+    });
+    // A good file again: the reloads were never stuck.
+    let config = server.config().to_path_buf();
+    std::fs::remove_file(&config).expect("remove");
+    std::fs::write(&config, base_config(&[]).replace("10.10.0.4", "10.10.9.9")).expect("write");
+    server.signal("HUP");
+    server.wait_for_log("mapping reloaded", DEADLINE);
+    assert_eq!(fab1(&server), ["10.10.9.9"]);
+    assert!(server.is_running());
+}
+
+#[test]
+fn a_file_of_garbage_is_reported_in_at_most_two_hundred_lines() {
+    // Was: 256,159 ERROR lines for one reload of a 200 MB random file.
+    let garbage: String = (0..5000)
+        .map(|i| format!("\"n{i}.privatelink.blob.core.windows.net\" = \"no-ip-{i}\"\n"))
+        .collect();
+    let (_dir, path) = temp_file("garbage.toml", &format!("[records]\n{garbage}"));
+    let (code, report, _) = run(&["check", "--config", &path.display().to_string()]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains("garbage.toml:"))
+        .collect();
+    // The diagnostics kept, the one that counts the rest, and the summary.
+    assert_eq!(
+        lines.len(),
+        privatelink_mapping::MAX_DIAGNOSTICS + 2,
+        "{report}"
+    );
+    assert!(
+        lines.iter().any(
+            |l| l.contains("4801 more problem(s) not shown (4801 error(s)), from this line on")
+        ),
+        "{report}"
+    );
+}
+
+#[test]
+fn upstream_ttls_are_clamped_as_rfc_2181_says() {
+    use crate::fake_upstream::{FakeUpstream, Table};
+    // Was: 4294967295 relayed as is, and 2^31 - 1 uncapped.
+    let upstream = FakeUpstream::answering(
+        Table::new()
+            .a("top-bit.example.com.", "192.0.2.1", u32::MAX)
+            .a("long.example.com.", "192.0.2.2", (1 << 31) - 1),
+    );
+    let server = TestServer::start(&base_config(&[upstream.addr]));
+    let ttl = |name: &str| {
+        let response = client::udp(server.addr, &client::query(name, RecordType::A));
+        assert_eq!(a_records(&response).len(), 1, "{response:?}");
+        response.answers[0].ttl
+    };
+    assert_eq!(ttl("top-bit.example.com."), 0);
+    assert_eq!(ttl("long.example.com."), 86_400);
+    // TTL 0 is not cached: asked again, the upstream is asked again.
+    let before = upstream.udp_queries();
+    assert_eq!(ttl("top-bit.example.com."), 0);
+    assert_eq!(upstream.udp_queries(), before + 1);
+}
