@@ -200,7 +200,7 @@ pub fn process_upstream_answer(
     question: &Query,
     mut answer: Message,
 ) -> usize {
-    sanitize(question.name(), &mut answer);
+    sanitize(question.name(), question.query_type(), &mut answer);
     let asked = Asked {
         name: question.name(),
         rtype: question.query_type(),

@@ -80,7 +80,7 @@ impl Fetch {
         };
         let outcome = match forwarder.ask_upstreams(&asked).await {
             Ok((mut answer, upstream)) => {
-                sanitize(question.name(), &mut answer);
+                sanitize(question.name(), question.query_type(), &mut answer);
                 forwarder
                     .cache
                     .insert(key, &answer, std::time::Instant::now());

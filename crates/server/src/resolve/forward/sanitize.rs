@@ -8,6 +8,8 @@
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData, RecordType};
 
+use super::MAX_TTL;
+
 /// The longest CNAME chain followed; Azure's resolver stops at about 8.
 pub(crate) const MAX_CHAIN: usize = 16;
 
@@ -32,14 +34,21 @@ pub(crate) fn chain(qname: &Name, message: &Message) -> Vec<Name> {
     names
 }
 
-/// Drops answer records outside the chain, authority records that are not
-/// zone data (SOA, NS, DNSSEC proofs) of a zone at or above the chain's end,
-/// and the whole additional section.
-pub(crate) fn sanitize(qname: &Name, message: &mut Message) {
+/// Drops answer records outside the chain or of a type that does not
+/// answer `qtype` (an A question answered with A and TXT keeps the A),
+/// authority records that are not zone data (SOA, NS, DNSSEC proofs) of a
+/// zone at or above the chain's end, and the whole additional section; then
+/// clamps every TTL (RFC 2181 §8: above 2^31 − 1 means 0; at most a day).
+pub(crate) fn sanitize(qname: &Name, qtype: RecordType, message: &mut Message) {
     let names = chain(qname, message);
-    message
-        .answers
-        .retain(|record| names.contains(&record.name));
+    message.answers.retain(|record| {
+        let rtype = record.record_type();
+        names.contains(&record.name)
+            && (rtype == qtype
+                || qtype == RecordType::ANY
+                || rtype == RecordType::CNAME
+                || rtype == RecordType::RRSIG)
+    });
     let last = names.last().cloned().unwrap_or_else(|| qname.clone());
     message.authorities.retain(|record| {
         matches!(
@@ -53,7 +62,20 @@ pub(crate) fn sanitize(qname: &Name, message: &mut Message) {
         ) && record.name.zone_of(&last)
     });
     message.additionals.clear();
+    for record in message.answers.iter_mut().chain(&mut message.authorities) {
+        record.ttl = clamped_ttl(record.ttl);
+    }
     negative_soa_ttls(message);
+}
+
+/// RFC 2181 §8: a TTL with the top bit set is treated as zero; and no
+/// upstream answer is kept or relayed for longer than [`MAX_TTL`].
+pub(crate) fn clamped_ttl(ttl: u32) -> u32 {
+    if ttl > i32::MAX.unsigned_abs() {
+        0
+    } else {
+        ttl.min(MAX_TTL)
+    }
 }
 
 /// In a negative answer (NXDOMAIN, or NOERROR without the data asked for),
@@ -128,17 +150,17 @@ mod tests {
         };
         let mut nxdomain = message(vec![], vec![long_soa(300)], vec![]);
         nxdomain.metadata.response_code = hickory_proto::op::ResponseCode::NXDomain;
-        sanitize(&name("x.example."), &mut nxdomain);
+        sanitize(&name("x.example."), RecordType::A, &mut nxdomain);
         assert_eq!(nxdomain.authorities[0].ttl, 60);
         let mut short = message(vec![], vec![long_soa(30)], vec![]);
-        sanitize(&name("x.example."), &mut short);
+        sanitize(&name("x.example."), RecordType::A, &mut short);
         assert_eq!(short.authorities[0].ttl, 30, "a shorter TTL stays");
         let mut positive = message(
             vec![a("x.example.", [192, 0, 2, 1])],
             vec![long_soa(300)],
             vec![],
         );
-        sanitize(&name("x.example."), &mut positive);
+        sanitize(&name("x.example."), RecordType::A, &mut positive);
         assert_eq!(positive.authorities[0].ttl, 300, "only negative answers");
     }
 
@@ -191,7 +213,7 @@ mod tests {
             ],
             vec![a("ns.example.net.", [192, 0, 2, 53])],
         );
-        sanitize(&name("www.example."), &mut m);
+        sanitize(&name("www.example."), RecordType::A, &mut m);
         assert_eq!(m.answers.len(), 2);
         assert!(
             m.answers
@@ -210,7 +232,42 @@ mod tests {
     #[test]
     fn negative_answers_keep_their_soa() {
         let mut m = message(vec![], vec![soa("example.")], vec![]);
-        sanitize(&name("nx.example."), &mut m);
+        sanitize(&name("nx.example."), RecordType::A, &mut m);
         assert_eq!(m.authorities.len(), 1);
+    }
+
+    #[test]
+    fn records_of_another_type_at_the_chain_are_dropped() {
+        let txt = Record::from_rdata(
+            name("edge.example.net."),
+            60,
+            RData::TXT(hickory_proto::rr::rdata::TXT::new(vec!["planted".into()])),
+        );
+        let mut m = message(
+            vec![
+                cname("www.example.", "edge.example.net."),
+                a("edge.example.net.", [192, 0, 2, 1]),
+                txt,
+            ],
+            vec![],
+            vec![],
+        );
+        sanitize(&name("www.example."), RecordType::A, &mut m);
+        let kept: Vec<RecordType> = m.answers.iter().map(Record::record_type).collect();
+        assert_eq!(kept, [RecordType::CNAME, RecordType::A]);
+    }
+
+    #[test]
+    fn ttls_past_2_to_the_31_are_zero_and_the_rest_at_most_a_day() {
+        assert_eq!(clamped_ttl(u32::MAX), 0);
+        assert_eq!(clamped_ttl(1 << 31), 0);
+        assert_eq!(clamped_ttl((1 << 31) - 1), MAX_TTL);
+        assert_eq!(clamped_ttl(MAX_TTL + 1), MAX_TTL);
+        assert_eq!(clamped_ttl(300), 300);
+        let mut huge = a("www.example.", [192, 0, 2, 1]);
+        huge.ttl = u32::MAX;
+        let mut m = message(vec![huge], vec![], vec![]);
+        sanitize(&name("www.example."), RecordType::A, &mut m);
+        assert_eq!(m.answers[0].ttl, 0);
     }
 }
