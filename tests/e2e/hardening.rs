@@ -130,3 +130,54 @@ fn upstream_ttls_are_clamped_as_rfc_2181_says() {
     assert_eq!(ttl("top-bit.example.com."), 0);
     assert_eq!(upstream.udp_queries(), before + 1);
 }
+
+/// User + system CPU seconds of `pid` so far.
+fn cpu_seconds(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 =
+        fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
+    ticks / 100.0
+}
+
+#[test]
+fn out_of_file_descriptors_the_accept_loop_rests_and_says_so_once() {
+    use std::net::TcpStream;
+    if !crate::peer::installed("prlimit", "util-linux") {
+        return;
+    }
+    // Was, with ulimit -n 64: the accept loops at 100-200 % CPU and 907,037
+    // WARN lines in 5 s.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("privatelink-dns.toml");
+    std::fs::write(&config, base_config(&[])).expect("write");
+    let mut command = std::process::Command::new("prlimit");
+    command
+        .arg("--nofile=64:64")
+        .arg(crate::harness::binary())
+        .args(["serve", "--config"])
+        .arg(&config);
+    let server = TestServer::spawn(&mut command, dir, config);
+    let held: Vec<TcpStream> = (0..80)
+        .filter_map(|_| TcpStream::connect(server.addr).ok())
+        .collect();
+    assert!(held.len() >= 64, "{} connections", held.len());
+    server.wait_for_log("out of file descriptors or memory", DEADLINE);
+    let before = cpu_seconds(server.pid());
+    std::thread::sleep(Duration::from_secs(2)); // a measured interval, not a wait for an event
+    let spent = cpu_seconds(server.pid()) - before;
+    assert!(spent < 0.5, "{spent} s of CPU in 2 s while starved");
+    assert_eq!(server.log_count("out of file descriptors or memory"), 1);
+    assert!(server.log().len() < 100, "{} log lines", server.log().len());
+    // UDP still answers; once the clients leave, TCP does again.
+    assert_eq!(fab1(&server), ["10.10.0.4"]);
+    drop(held);
+    let response = client::tcp(server.addr, &client::query(FAB1, RecordType::A));
+    assert_eq!(a_records(&response), ["10.10.0.4"]);
+    server.wait_for_log("accepting connections again", DEADLINE);
+}

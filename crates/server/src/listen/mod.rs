@@ -11,6 +11,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub(crate) mod accept;
 pub(crate) mod tcp;
 pub(crate) mod udp;
 

@@ -38,6 +38,7 @@ pub(crate) struct TcpLimits {
 /// Accepts connections on `listener` until the task is dropped.
 pub(crate) async fn serve(listener: TcpListener, engine: Arc<Engine>, limits: TcpLimits) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut errors = super::accept::AcceptErrors::new("tcp");
     loop {
         // Take a slot first: past the limit, connections wait in the backlog.
         let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -46,11 +47,11 @@ pub(crate) async fn serve(listener: TcpListener, engine: Arc<Engine>, limits: Tc
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                // ECONNABORTED and friends concern one connection, not the listener.
-                debug!(%error, "TCP accept failed");
+                errors.failed(&error).await;
                 continue;
             }
         };
+        errors.accepted();
         let engine = engine.clone();
         tokio::spawn(async move {
             connection(stream, peer, engine, limits.idle_timeout).await;

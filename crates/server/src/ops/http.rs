@@ -15,7 +15,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::health::Health;
 
@@ -75,14 +75,16 @@ fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
 
 /// Serves HTTP on `listener` until the task is dropped.
 pub(crate) async fn serve(listener: TcpListener, app: Arc<HttpApp>) {
+    let mut errors = crate::listen::accept::AcceptErrors::new("http");
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                warn!(%error, "HTTP accept failed");
+                errors.failed(&error).await;
                 continue;
             }
         };
+        errors.accepted();
         let app = app.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
