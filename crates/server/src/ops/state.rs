@@ -121,10 +121,10 @@ fn encode_forwarding(encoder: &mut DescriptorEncoder<'_>, forwarder: &Forwarder)
     let now = tokio::time::Instant::now();
     let budgets = forwarder.budgets().all();
     let mut series: [Vec<(String, i64)>; 7] = Default::default();
-    for (upstream, budget) in &budgets {
+    for (_, budget) in &budgets {
         let usage = budget.usage(now);
         let limits = budget.limits();
-        let upstream = upstream.to_string();
+        let upstream = budget.label().to_owned();
         let values = [
             i64::from(usage.pending),
             as_i64(u64::try_from(usage.queued).unwrap_or(u64::MAX)),

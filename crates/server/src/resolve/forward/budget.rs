@@ -154,9 +154,9 @@ pub(crate) struct BudgetStats {
 pub(crate) struct Budget {
     state: Mutex<State>,
     pub stats: BudgetStats,
-    /// The upstream's metrics label, written once (formatting the address
-    /// per try showed in the miss path's profile).
-    label: std::sync::OnceLock<Box<str>>,
+    /// The upstream's metrics label, written when the budget is made
+    /// (formatting the address per try showed in the miss path's profile).
+    label: Box<str>,
 }
 
 /// One try's right to be out; dropping it gives the pending slot back.
@@ -182,11 +182,20 @@ pub(crate) struct Usage {
 }
 
 impl Budget {
-    /// `upstream` as the metrics label, the budget's own.
-    pub(crate) fn label(&self, upstream: SocketAddr) -> &str {
-        self.label.get_or_init(|| upstream.to_string().into())
+    /// The upstream's address as the metrics label.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
     }
 
+    /// The budget of `upstream`.
+    pub(crate) fn for_upstream(upstream: SocketAddr, limits: UpstreamLimits) -> Self {
+        Self {
+            label: upstream.to_string().into(),
+            ..Self::new(limits)
+        }
+    }
+
+    /// A budget with an empty label (the tests' budgets need no upstream).
     pub(crate) fn new(limits: UpstreamLimits) -> Self {
         let burst = burst(limits);
         Self {
@@ -201,7 +210,7 @@ impl Budget {
                 last_warning: None,
             }),
             stats: BudgetStats::default(),
-            label: std::sync::OnceLock::new(),
+            label: Box::default(),
         }
     }
 
@@ -355,7 +364,7 @@ impl Budgets {
     pub(crate) fn of(&self, upstream: SocketAddr, limits: UpstreamLimits) -> Arc<Budget> {
         self.lock()
             .entry(upstream)
-            .or_insert_with(|| Arc::new(Budget::new(limits)))
+            .or_insert_with(|| Arc::new(Budget::for_upstream(upstream, limits)))
             .clone()
     }
 
@@ -386,7 +395,7 @@ impl Budgets {
             budgets
                 .entry(upstream)
                 .and_modify(|budget| budget.set_limits(limits))
-                .or_insert_with(|| Arc::new(Budget::new(limits)));
+                .or_insert_with(|| Arc::new(Budget::for_upstream(upstream, limits)));
         }
     }
 

@@ -23,7 +23,7 @@
 //! its target, not of the name asked, and is not kept that way.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
@@ -131,8 +131,8 @@ pub struct AnswerCache {
     entries: Option<Entries>,
     /// NXDOMAIN answers by name, for the RFC 8020 cut.
     nonexistent: Option<Denials>,
-    /// Denials stored so far: while none is, the cut is not looked for.
-    denials_stored: AtomicU64,
+    /// A denial was ever stored: until then the cut is not looked for.
+    denied_any: AtomicBool,
     stale_max: Duration,
     pub stats: CacheStats,
 }
@@ -186,7 +186,7 @@ impl AnswerCache {
         Self {
             entries,
             nonexistent,
-            denials_stored: AtomicU64::new(0),
+            denied_any: AtomicBool::new(false),
             stale_max,
             stats: CacheStats::default(),
         }
@@ -210,7 +210,7 @@ impl AnswerCache {
         {
             let name = denial_key(&key.name, key.dnssec_ok, key.checking_disabled);
             nonexistent.insert(name.into_boxed_str(), entry.clone());
-            self.denials_stored.fetch_add(1, Ordering::Relaxed);
+            self.denied_any.store(true, Ordering::Relaxed);
         }
         entries.insert(key, entry);
     }
@@ -249,6 +249,7 @@ impl AnswerCache {
     }
 
     /// A fresh answer, aged to `now`; counts a hit or a miss.
+    #[cfg(test)]
     pub fn fresh(&self, key: &CacheKey, now: Instant) -> Option<Hit> {
         match self.lookup(key, now) {
             Lookup::Fresh(hit) => Some(hit),
@@ -256,15 +257,10 @@ impl AnswerCache {
         }
     }
 
-    /// True when an answer to `key`, fresh or stale, is held.
-    pub fn holds(&self, key: &CacheKey) -> bool {
-        self.entry(key, Instant::now()).is_some()
-    }
-
     /// The NXDOMAIN of an ancestor of `key`'s name, fresh (RFC 8020).
     pub fn nonexistent_above(&self, key: &CacheKey, now: Instant) -> Option<Hit> {
         let nonexistent = self.nonexistent.as_ref()?;
-        if self.denials_stored.load(Ordering::Relaxed) == 0 {
+        if !self.denied_any.load(Ordering::Relaxed) {
             return None;
         }
         let probe = denial_key(&key.name, key.dnssec_ok, key.checking_disabled);
@@ -286,6 +282,7 @@ impl AnswerCache {
 
     /// An expired answer still within the stale window, with TTL
     /// [`STALE_TTL`]; counted when served ([`Self::count_stale`]).
+    #[cfg(test)]
     pub fn stale(&self, key: &CacheKey, now: Instant) -> Option<Message> {
         let entry = self.entry(key, now)?;
         aged(&entry, now, Freshness::Stale).map(|hit| hit.message)

@@ -160,7 +160,7 @@ impl Forwarder {
             .await;
             drop(permit);
             let latency = now.elapsed();
-            let name = budget.label(upstream);
+            let name = budget.label();
             match result {
                 Ok(answer) => match answer.metadata.response_code {
                     ResponseCode::NoError | ResponseCode::NXDomain => {

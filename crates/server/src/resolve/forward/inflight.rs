@@ -1,10 +1,10 @@
 //! Coalescing identical questions that are upstream at the same time: the
 //! first becomes the leader and asks; the others wait for its outcome.
 
-use hashbrown::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use hashbrown::HashMap;
 use hickory_proto::op::Message;
 use tokio::sync::watch;
 

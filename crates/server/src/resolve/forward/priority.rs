@@ -18,10 +18,11 @@
 //! misses are shed at once; siblings of a flood under a shared grandparent
 //! (`www.example` beside `<random>.flood.example`) only sort later.
 
-use hashbrown::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use hashbrown::HashMap;
 
 use super::budget::Priority;
 

@@ -86,15 +86,19 @@ impl SocketPool {
     /// or a new one on a random port.
     pub(crate) async fn take(&self, upstream: SocketAddr) -> io::Result<UpstreamSocket> {
         let now = Instant::now();
+        let mut worn = Vec::new();
         let reused = self.with(|idle| {
             let sockets = idle.get_mut(&upstream)?;
             while let Some(socket) = sockets.pop() {
                 if !socket.worn(now) {
                     return Some(socket);
                 }
+                worn.push(socket);
             }
             None
         });
+        // Closed outside the lock, as in `give_back`.
+        drop(worn);
         if let Some(mut socket) = reused {
             socket.uses += 1;
             return Ok(socket);
