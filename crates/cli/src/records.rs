@@ -40,7 +40,25 @@ pub(crate) fn run(config: &Path, format: RecordsFormat, view: Option<&str>) -> u
             return EXIT_INVALID;
         }
     };
-    let rows = match view {
+    let selected = match view.map(|name| (name, loaded.views.named(name))) {
+        None => None,
+        Some((_, Some(view))) => Some(view),
+        Some((name, None)) => {
+            let known: Vec<&str> = loaded.views.iter().map(|v| &*v.name).collect();
+            eprintln!(
+                "privatelink-dns: {} has no view named {name} (views: {})",
+                config.display(),
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            );
+            return EXIT_IO;
+        }
+    };
+    let (rows, mapping) = match selected {
+        Some(view) => (rows(&view.mapping, Some(&view.name)), &view.mapping),
         None => {
             // The top level, then what each view serves differently.
             let mut all = rows(&loaded.mapping, None);
@@ -52,28 +70,9 @@ pub(crate) fn run(config: &Path, format: RecordsFormat, view: Option<&str>) -> u
                     .collect();
                 all.extend(changed);
             }
-            all
+            (all, &loaded.mapping)
         }
-        Some(name) => match loaded.views.iter().find(|v| &*v.name == name) {
-            Some(view) => rows(&view.mapping, Some(&view.name)),
-            None => {
-                let known: Vec<&str> = loaded.views.iter().map(|v| &*v.name).collect();
-                eprintln!(
-                    "privatelink-dns: {} has no view named {name} (views: {})",
-                    config.display(),
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                );
-                return EXIT_IO;
-            }
-        },
     };
-    let mapping = view
-        .and_then(|name| loaded.views.iter().find(|v| &*v.name == name))
-        .map_or(&loaded.mapping, |view| &view.mapping);
     let output = match format {
         RecordsFormat::Table => table(rows),
         RecordsFormat::Json => match serde_json::to_string_pretty(&rows) {

@@ -181,12 +181,7 @@ fn missing_zone_hint(name: &DomainName) -> String {
 }
 
 fn duplicate(first: &RecordDecl, again: &RecordDecl, report: &mut Report) {
-    let mut a: Vec<IpAddr> = first.addresses.iter().collect();
-    let mut b: Vec<IpAddr> = again.addresses.iter().collect();
-    a.sort();
-    a.dedup();
-    b.sort();
-    b.dedup();
+    let (a, b) = (first.addresses.set(), again.addresses.set());
     if a == b {
         report.warning(
             again.line,

@@ -195,6 +195,15 @@ impl Addresses {
         v4.chain(self.v6().iter().map(|&a| IpAddr::V6(a)))
     }
 
+    /// The addresses as a set: sorted, each once. Two entries mean the same
+    /// when their sets are equal, whatever their order or repeats.
+    pub(crate) fn set(&self) -> Vec<IpAddr> {
+        let mut addresses: Vec<IpAddr> = self.iter().collect();
+        addresses.sort();
+        addresses.dedup();
+        addresses
+    }
+
     /// The same addresses with repeats next to each other removed, as served.
     pub(crate) fn deduplicated(self) -> Self {
         let Self::Many(lists) = self else {

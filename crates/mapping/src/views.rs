@@ -67,6 +67,11 @@ impl Views {
         self.views.get(index)
     }
 
+    /// The view called `name`.
+    pub fn named(&self, name: &str) -> Option<&View> {
+        self.views.iter().find(|view| &*view.name == name)
+    }
+
     /// The view serving `client` (see [`ViewSelector::select`]).
     pub fn select(&self, client: IpAddr) -> Option<usize> {
         self.selector.select(client)
@@ -96,17 +101,10 @@ impl ViewSelector {
         Self { prefixes }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.prefixes.is_empty()
-    }
-
     /// The index of the view with the longest `clients` prefix containing
     /// `client` (prefixes are unique across views: `check` makes sure), or
     /// `None` for the top level.
     pub fn select(&self, client: IpAddr) -> Option<usize> {
-        if self.prefixes.is_empty() {
-            return None;
-        }
         // An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d.
         let client = match client {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
@@ -267,13 +265,7 @@ fn repeats(top: &[RecordDecl], decl: &ViewDecl, report: &mut Report) {
         let Some(first) = top.get(record.name.as_str()) else {
             continue;
         };
-        let sorted = |r: &RecordDecl| {
-            let mut addresses: Vec<IpAddr> = r.addresses.iter().collect();
-            addresses.sort();
-            addresses.dedup();
-            addresses
-        };
-        if sorted(first) == sorted(record) {
+        if first.addresses.set() == record.addresses.set() {
             report.warning(
                 record.line,
                 record.field(),

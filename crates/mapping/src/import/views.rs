@@ -44,31 +44,39 @@ pub fn render_with_networks(found: &[Found], networks: &[Network], header: &[Str
         })
         .map(|(name, _)| *name)
         .collect();
-    let Some(&top_network) = order.first() else {
+    let (Some(&top_network), false) = (order.first(), differing.is_empty()) else {
         return render(found, header);
     };
-    if differing.is_empty() {
-        return render(found, header);
-    }
-
-    // The top level: everything that is the same everywhere, and the first
-    // network's version of what differs (or the first version seen).
-    let mut top: Vec<Found> = Vec::new();
-    let mut placed: HashSet<&str> = HashSet::new();
-    for item in found {
-        let name = item.name.as_str();
-        if !differing.contains(name) {
-            top.push(item.clone());
-            continue;
-        }
-        let first_here = item.network.as_deref() == top_network
-            || !found
+    // What the top level says of each name that differs: the first
+    // network's addresses, or the first seen where that network lacks it.
+    let top_addrs: HashMap<&str, &[IpAddr]> = differing
+        .iter()
+        .filter_map(|name| {
+            let versions = seen.get(name)?;
+            let (_, addrs) = versions
                 .iter()
-                .any(|f| f.name == item.name && f.network.as_deref() == top_network);
-        if first_here && placed.insert(name) {
-            top.push(item.clone());
-        }
-    }
+                .find(|(network, _)| *network == top_network)
+                .or_else(|| versions.first())?;
+            Some((*name, *addrs))
+        })
+        .collect();
+    let at_top = |item: &Found| {
+        top_addrs
+            .get(item.name.as_str())
+            .is_none_or(|addrs| *addrs == item.addrs.as_slice())
+    };
+
+    // The top level: everything that is the same everywhere, and the top
+    // version of what differs, once.
+    let mut placed: HashSet<&str> = HashSet::new();
+    let top: Vec<Found> = found
+        .iter()
+        .filter(|item| {
+            let name = item.name.as_str();
+            !differing.contains(name) || (at_top(item) && placed.insert(name))
+        })
+        .cloned()
+        .collect();
     let mut header = header.to_vec();
     header.push(format!(
         "The top level holds the private endpoints of {}; each [[view]] below, another network's.",
@@ -79,12 +87,7 @@ pub fn render_with_networks(found: &[Found], networks: &[Network], header: &[Str
     for network in order.iter().skip(1) {
         let own: Vec<Found> = found
             .iter()
-            .filter(|item| item.network.as_deref() == *network)
-            .filter(|item| differing.contains(item.name.as_str()))
-            .filter(|item| {
-                !top.iter()
-                    .any(|t| t.name == item.name && t.addrs == item.addrs)
-            })
+            .filter(|item| item.network.as_deref() == *network && !at_top(item))
             .cloned()
             .collect();
         if own.is_empty() {
