@@ -35,7 +35,17 @@ pub fn query_no_edns(name: &str, rtype: RecordType) -> Message {
 
 /// Sends raw bytes over UDP; the reply, if any arrives within `timeout`.
 pub fn udp_bytes(server: SocketAddr, bytes: &[u8], timeout: Duration) -> Option<Vec<u8>> {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    udp_bytes_from("127.0.0.1", server, bytes, timeout)
+}
+
+/// [`udp_bytes`] from the loopback address `source` (which picks a view).
+pub fn udp_bytes_from(
+    source: &str,
+    server: SocketAddr,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind((source, 0)).expect("bind");
     socket.send_to(bytes, server).expect("send");
     let mut buffer = vec![0u8; 65535];
     receive_within(&socket, &mut buffer, timeout).map(|(len, _)| buffer[..len].to_vec())
@@ -66,8 +76,13 @@ pub fn receive_within(
 
 /// Asks over UDP and returns the decoded response.
 pub fn udp(server: SocketAddr, message: &Message) -> Message {
-    let bytes =
-        udp_bytes(server, &message.to_vec().expect("encode"), TIMEOUT).expect("no UDP answer");
+    udp_from("127.0.0.1", server, message)
+}
+
+/// [`udp`] from the loopback address `source`.
+pub fn udp_from(source: &str, server: SocketAddr, message: &Message) -> Message {
+    let bytes = udp_bytes_from(source, server, &message.to_vec().expect("encode"), TIMEOUT)
+        .expect("no UDP answer");
     let response = Message::from_vec(&bytes).expect("decode");
     assert_eq!(response.metadata.id, message.metadata.id, "response id");
     response
@@ -103,6 +118,18 @@ pub struct TcpClient {
 impl TcpClient {
     pub fn connect(server: SocketAddr) -> Self {
         let stream = TcpStream::connect(server).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        Self { stream }
+    }
+
+    /// A connection from the loopback address `source` (which picks a view).
+    pub fn connect_from(source: &str, server: SocketAddr) -> Self {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        let local = SocketAddr::new(source.parse().expect("source address"), 0);
+        socket.bind(&local.into()).expect("bind");
+        socket.connect(&server.into()).expect("connect");
+        let stream: TcpStream = socket.into();
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
         Self { stream }
     }

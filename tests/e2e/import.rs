@@ -8,7 +8,8 @@ use hickory_proto::rr::RecordType;
 use crate::client::{self, a_records};
 use crate::harness::{TestServer, run, temp_file};
 
-fn data(path: &str) -> String {
+/// A file under `tests/data/`.
+pub fn data(path: &str) -> String {
     format!("{}/../../tests/data/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 

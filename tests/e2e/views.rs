@@ -1,16 +1,17 @@
 //! Views: clients of different networks (127.0.0.51, .52, .53 on loopback)
 //! get their own view's addresses, on every answer path.
 
-use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::chain::azure_public_dns;
-use crate::client::{self, a_records};
+use crate::client::{self, TcpClient, a_records, udp_from};
 use crate::fake_upstream::FakeUpstream;
 use crate::harness::TestServer;
+use crate::import::data;
 use crate::{FAB1, base_config};
 
 const HUB: &str = "127.0.0.51";
@@ -19,7 +20,6 @@ const BRANCH: &str = "127.0.0.52";
 const HUB_TOO: &str = "127.0.0.53";
 /// In no view.
 const ELSEWHERE: &str = "127.0.0.54";
-const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The base mapping, a hub view (127.0.0.48–.53) and a branch view
 /// (127.0.0.52) carved out of it.
@@ -53,40 +53,8 @@ clients = ["127.0.0.52/32"]
     )
 }
 
-fn udp_from(source: &str, server: SocketAddr, message: &Message) -> Message {
-    let socket = UdpSocket::bind((source, 0)).expect("bind");
-    socket.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    socket
-        .send_to(&message.to_vec().expect("encode"), server)
-        .expect("send");
-    let mut buffer = vec![0u8; 65535];
-    let (len, _) = socket.recv_from(&mut buffer).expect("no UDP answer");
-    let response = Message::from_vec(&buffer[..len]).expect("decode");
-    assert_eq!(response.metadata.id, message.metadata.id);
-    response
-}
-
 fn tcp_from(source: &str, server: SocketAddr, message: &Message) -> Message {
-    use std::io::{Read, Write};
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    let local: SocketAddr = SocketAddr::new(source.parse::<IpAddr>().expect("source"), 0);
-    socket.bind(&local.into()).expect("bind");
-    socket.connect(&server.into()).expect("connect");
-    let mut stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    let wire = message.to_vec().expect("encode");
-    let mut framed = u16::try_from(wire.len())
-        .expect("len")
-        .to_be_bytes()
-        .to_vec();
-    framed.extend_from_slice(&wire);
-    stream.write_all(&framed).expect("write");
-    let mut length = [0u8; 2];
-    stream.read_exact(&mut length).expect("length");
-    let mut buffer = vec![0u8; usize::from(u16::from_be_bytes(length))];
-    stream.read_exact(&mut buffer).expect("message");
-    Message::from_vec(&buffer).expect("decode")
+    TcpClient::connect_from(source, server).ask(message)
 }
 
 /// The A records `source` gets for `name`, over UDP and over TCP (which
@@ -365,14 +333,8 @@ fn records_show_what_each_view_serves() {
 #[test]
 fn importing_two_networks_writes_a_view_that_serves() {
     use crate::harness::{run, temp_file};
-    let data = |file: &str| {
-        format!(
-            "{}/tests/data/azure/two-vnets/{file}",
-            env!("CARGO_MANIFEST_DIR").trim_end_matches("/crates/cli")
-        )
-    };
-    let endpoints = data("private-endpoints.json");
-    let vnets = data("vnets.json");
+    let endpoints = data("azure/two-vnets/private-endpoints.json");
+    let vnets = data("azure/two-vnets/vnets.json");
     let (code, toml, stderr) = run(&["import", "azure-cli", &endpoints, &vnets]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
