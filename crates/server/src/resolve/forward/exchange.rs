@@ -2,9 +2,9 @@
 //!
 //! The UDP socket comes from the [`SocketPool`] (connected, reused for a
 //! few clean exchanges). An answer is accepted only when it comes from the
-//! upstream's address (a connected socket), carries our random id, is a response, and repeats our
-//! question; anything else is ignored as spoofed or stale, and the wait goes
-//! on until the attempt's deadline.
+//! upstream's address (a connected socket), carries our random id, is a
+//! response, and repeats our question; anything else is ignored as spoofed
+//! or stale, and the wait goes on until the attempt's deadline.
 
 use std::io;
 use std::net::SocketAddr;
