@@ -181,3 +181,76 @@ fn out_of_file_descriptors_the_accept_loop_rests_and_says_so_once() {
     assert_eq!(a_records(&response), ["10.10.0.4"]);
     server.wait_for_log("accepting connections again", DEADLINE);
 }
+
+/// `field` of /proc/PID/status, in MB.
+fn status_mb(pid: i32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches(" kB").parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Issue 18, item 1: 1,024 clients that asked for a 200-address name and
+/// never read took RSS to 1.32 GB, and the connections stayed. Each
+/// connection's answers on their way out are now bounded in bytes, and the
+/// server closes such a connection after `tcp_idle_timeout_s`.
+#[test]
+fn tcp_clients_that_never_read_cost_bounded_memory_and_are_closed() {
+    use std::io::Write;
+    const CLIENTS: usize = 300;
+    let many: Vec<String> = (0..200).map(|i| format!("\"10.20.0.{}\"", i + 1)).collect();
+    let config = base_config(&[]).replace(
+        "[server]",
+        "[server]\nhttp = \"127.0.0.1:0\"\ntcp_idle_timeout_s = 1",
+    ) + &format!(
+        "\"big.privatelink.blob.core.windows.net\" = [{}]\n",
+        many.join(", ")
+    );
+    let server = TestServer::start(&config);
+    let http = server.http_addr();
+    let baseline = status_mb(server.pid(), "VmRSS");
+    let wire = client::query("big.privatelink.blob.core.windows.net.", RecordType::A)
+        .to_vec()
+        .expect("encode");
+    let mut framed = u16::try_from(wire.len())
+        .expect("short")
+        .to_be_bytes()
+        .to_vec();
+    framed.extend_from_slice(&wire);
+    // 200 answers of 3.3 KB each per client, behind a 4 KB receive buffer.
+    let burst = framed.repeat(200);
+    let stuck: Vec<socket2::Socket> = (0..CLIENTS)
+        .map(|_| {
+            let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .expect("socket");
+            socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+            socket.connect(&server.addr.into()).expect("connect");
+            socket
+                .set_write_timeout(Some(Duration::from_secs(2)))
+                .expect("timeout");
+            let _ = (&socket).write_all(&burst);
+            socket
+        })
+        .collect();
+    let grown = status_mb(server.pid(), "VmHWM") - baseline;
+    let scrape = || crate::harness::http_get(http, "/metrics").1;
+    let started = Instant::now();
+    let open = |page: &str| crate::harness::series(page, "privatelink_dns_tcp_connections");
+    while open(&scrape()) != Some(0.0) {
+        assert!(started.elapsed() < DEADLINE, "{}", scrape());
+        std::thread::sleep(Duration::from_millis(100)); // polling a gauge: there is no event to wait for
+    }
+    let page = scrape();
+    let closed = crate::harness::series(
+        &page,
+        "privatelink_dns_tcp_closed_total{reason=\"not_reading\"}",
+    );
+    assert_eq!(closed, Some(CLIENTS as f64), "{page}");
+    // Before the byte bound (16 answers queued, a 16 KB batch buffer) each
+    // connection held about 90 KB: 27 MB for these clients.
+    assert!(grown < 18.0, "RSS grew {grown:.1} MB for {CLIENTS} clients");
+    drop(stuck);
+    assert_eq!(fab1(&server), ["10.10.0.4"]);
+}

@@ -220,6 +220,16 @@ fn field<'l>(line: &'l str, key: &str) -> Option<&'l str> {
         .map(|v| v.trim_matches('"'))
 }
 
+/// The value of one series in a Prometheus text page.
+pub fn series(page: &str, name_and_labels: &str) -> Option<f64> {
+    page.lines()
+        .find(|line| {
+            line.starts_with(name_and_labels) && line[name_and_labels.len()..].starts_with(' ')
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
 /// A plain HTTP/1.1 GET; returns the status code and the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     use std::io::{Read, Write};

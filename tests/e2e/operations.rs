@@ -6,7 +6,7 @@ use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use crate::client::{self, a_records};
 use crate::fake_upstream::{FakeUpstream, Table};
-use crate::harness::{TestServer, http_get};
+use crate::harness::{TestServer, http_get, series};
 use crate::{FAB1, base_config};
 
 fn with_server_settings(upstream: &FakeUpstream, settings: &str) -> String {
@@ -30,16 +30,6 @@ fn table() -> Table {
             60,
         )
         .a("blob.x.store.core.windows.net.", "20.60.1.1", 60)
-}
-
-/// The value of one series in a Prometheus text page.
-fn series(page: &str, name_and_labels: &str) -> Option<f64> {
-    page.lines()
-        .find(|line| {
-            line.starts_with(name_and_labels) && line[name_and_labels.len()..].starts_with(' ')
-        })
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
 }
 
 #[test]

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
-use tokio::time::timeout;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tracing::debug;
 
+use super::patience::Patience;
 use crate::engine::{Engine, Received, Sink, Step};
 use crate::wire::Transport;
 
@@ -25,8 +26,14 @@ use crate::wire::Transport;
 pub(crate) const PIPELINE: usize = 16;
 /// Bytes read from a connection at once.
 const READ_BUFFER: usize = 8 << 10;
-/// Answers queued for a connection are written together up to this size.
-const WRITE_BATCH: usize = 16 << 10;
+/// The kernel's send buffer per connection (it doubles the figure for its
+/// own bookkeeping): four of the largest DNS messages.
+const SEND_BUFFER: usize = 128 << 10;
+/// Bytes of answers queued or being written per connection. 16 KiB keeps
+/// over a hundred typical answers in flight for a pipelining client, while
+/// 1,024 clients that never read cost 16 MiB, not their answers' worth
+/// (issue 18: 1.3 GB before any bound).
+const OUTPUT_BOUND: usize = 16 << 10;
 
 /// The limits of the TCP listener.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +45,7 @@ pub(crate) struct TcpLimits {
 /// Accepts connections on `listener` until the task is dropped.
 pub(crate) async fn serve(listener: TcpListener, engine: Arc<Engine>, limits: TcpLimits) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let patience = Patience::new(limits.idle_timeout, slots.clone(), limits.max_connections);
     let mut errors = super::accept::AcceptErrors::new("tcp");
     loop {
         // Take a slot first: past the limit, connections wait in the backlog.
@@ -53,59 +61,60 @@ pub(crate) async fn serve(listener: TcpListener, engine: Arc<Engine>, limits: Tc
         };
         errors.accepted();
         let engine = engine.clone();
+        let patience = patience.clone();
         tokio::spawn(async move {
-            connection(stream, peer, engine, limits.idle_timeout).await;
+            let open = engine.metrics().tcp_connections.clone();
+            open.inc();
+            connection(stream, peer, engine, patience).await;
+            open.dec();
             drop(slot);
         });
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, engine: Arc<Engine>, idle: Duration) {
+async fn connection(stream: TcpStream, peer: SocketAddr, engine: Arc<Engine>, patience: Patience) {
     let _ = stream.set_nodelay(true);
-    let (reader, mut writer) = stream.into_split();
+    // Left to autotuning, the kernel buffers up to 4 MiB (tcp_wmem) of
+    // answers per connection a client does not read: 4 GiB of kernel memory
+    // for 1,024 such clients. A fixed buffer also makes the writer block,
+    // and so time out, after that much.
+    let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER);
+    let (reader, writer) = stream.into_split();
     // Pipelined queries arrive several to a segment: read them in one call.
     let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
-    let (frames, mut outgoing) = mpsc::channel::<Vec<u8>>(PIPELINE);
-    let writing = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(WRITE_BATCH);
-        while let Some(frame) = outgoing.recv().await {
-            batch.clear();
-            batch.extend_from_slice(&frame);
-            // Answers already queued go out in the same write.
-            while batch.len() < WRITE_BATCH {
-                match outgoing.try_recv() {
-                    Ok(more) => batch.extend_from_slice(&more),
-                    Err(_) => break,
-                }
-            }
-            // A client that does not read would hold the connection (and
-            // its queued answers) for ever: it gets the idle timeout too.
-            match timeout(idle, writer.write_all(&batch)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return,
-                Err(_) => {
-                    debug!(%peer, ?idle, "closing a TCP connection whose client does not read");
-                    return;
-                }
-            }
-        }
-        let _ = writer.shutdown().await;
-    });
+    let (output, outgoing) = Output::new();
+    let mut writing = tokio::spawn(write_answers(
+        writer,
+        outgoing,
+        output.room.clone(),
+        peer,
+        patience.clone(),
+    ));
+    // Set when the writer ended first: the connection is over.
+    let mut writer_ended = None;
     let in_flight = Arc::new(Semaphore::new(PIPELINE));
     let mut out = Vec::with_capacity(512);
     loop {
         let mut length = [0u8; 2];
-        match timeout(idle, reader.read_exact(&mut length)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => break,
-            Err(_) => {
-                debug!(%peer, ?idle, "closing an idle TCP connection");
+        let read = tokio::select! {
+            read = patience.wait(reader.read_exact(&mut length)) => read,
+            ended = &mut writing => {
+                writer_ended = Some(ended);
+                break;
+            }
+        };
+        match read {
+            Some(Ok(_)) => {}
+            Some(Err(_)) => break,
+            None => {
+                debug!(%peer, limit = ?patience.limit(), "closing an idle TCP connection");
+                engine.metrics().tcp_closed("idle");
                 break;
             }
         }
         let mut message = vec![0u8; usize::from(u16::from_be_bytes(length))];
-        match timeout(idle, reader.read_exact(&mut message)).await {
-            Ok(Ok(_)) => {}
+        match patience.wait(reader.read_exact(&mut message)).await {
+            Some(Ok(_)) => {}
             _ => break,
         }
         let received = Received {
@@ -116,7 +125,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, engine: Arc<Engine>, id
         };
         match engine.answer(&received, &mut out) {
             Step::Respond(sent) => {
-                if frames.send(framed(&out)).await.is_err() {
+                if !output.queue(&out).await {
                     break;
                 }
                 engine.sent(sent);
@@ -127,9 +136,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, engine: Arc<Engine>, id
                     break;
                 };
                 let engine = engine.clone();
-                let mut responder = TcpResponder {
-                    frames: frames.clone(),
-                };
+                let mut responder = output.clone();
                 tokio::spawn(async move {
                     engine.finish(*pending, &mut responder).await;
                     drop(permit);
@@ -138,8 +145,76 @@ async fn connection(stream: TcpStream, peer: SocketAddr, engine: Arc<Engine>, id
         }
     }
     // The writer ends once every answer in flight has been queued.
-    drop(frames);
-    let _ = writing.await;
+    drop(output);
+    let ended = match writer_ended {
+        Some(ended) => ended,
+        None => writing.await,
+    };
+    if let Ok(Closed::NotReading) = ended {
+        engine.metrics().tcp_closed("not_reading");
+    }
+}
+
+/// How a connection's writer ended.
+enum Closed {
+    /// Every answer was written (or the client went away).
+    Done,
+    /// The client took no answer for the idle timeout.
+    NotReading,
+}
+
+/// Writes queued answers, several to a write, until every [`Output`] is
+/// gone or the client stops taking them.
+async fn write_answers(
+    mut writer: OwnedWriteHalf,
+    mut outgoing: mpsc::UnboundedReceiver<Queued>,
+    room: Arc<Semaphore>,
+    peer: SocketAddr,
+    patience: Patience,
+) -> Closed {
+    let mut closed = Closed::Done;
+    let mut batch = Vec::new();
+    let mut held = Vec::new();
+    while let Some(Queued { frame, room }) = outgoing.recv().await {
+        held.push(room);
+        // Answers already queued go out in the same write.
+        let wire = match outgoing.try_recv() {
+            Err(_) => frame,
+            Ok(more) => {
+                batch.clear();
+                batch.extend_from_slice(&frame);
+                drop(frame);
+                batch.extend_from_slice(&more.frame);
+                held.push(more.room);
+                while let Ok(more) = outgoing.try_recv() {
+                    batch.extend_from_slice(&more.frame);
+                    held.push(more.room);
+                }
+                std::mem::take(&mut batch)
+            }
+        };
+        // A client that does not read would hold the connection (and its
+        // queued answers) for ever: it gets the idle timeout too.
+        let written = patience.wait(writer.write_all(&wire)).await;
+        held.clear();
+        match written {
+            Some(Ok(())) => {}
+            Some(Err(_)) => break,
+            None => {
+                debug!(%peer, limit = ?patience.limit(), "closing a TCP connection whose client does not read");
+                closed = Closed::NotReading;
+                break;
+            }
+        }
+        // The batch's buffer is kept for the next one unless it grew large.
+        if wire.capacity() <= OUTPUT_BOUND {
+            batch = wire;
+        }
+    }
+    // Whoever waits for room learns that the connection is gone.
+    room.close();
+    let _ = writer.shutdown().await;
+    closed
 }
 
 fn framed(wire: &[u8]) -> Vec<u8> {
@@ -150,16 +225,48 @@ fn framed(wire: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// Queues encoded responses for the connection's writer.
+/// One framed answer and the room it takes until it is written.
+struct Queued {
+    frame: Vec<u8>,
+    room: OwnedSemaphorePermit,
+}
+
+/// The answers of one connection on their way to its writer, bounded in
+/// bytes: [`OUTPUT_BOUND`] at most are queued or being written, so a client
+/// that reads slowly or not at all costs that much memory, not its answers'
+/// worth. An answer larger than the bound waits until nothing else is queued.
 #[derive(Clone)]
-struct TcpResponder {
-    frames: mpsc::Sender<Vec<u8>>,
+struct Output {
+    frames: mpsc::UnboundedSender<Queued>,
+    room: Arc<Semaphore>,
+}
+
+impl Output {
+    fn new() -> (Self, mpsc::UnboundedReceiver<Queued>) {
+        let (frames, outgoing) = mpsc::unbounded_channel();
+        let room = Arc::new(Semaphore::new(OUTPUT_BOUND));
+        (Self { frames, room }, outgoing)
+    }
+
+    /// Queues one answer once there is room; false when the writer is gone.
+    async fn queue(&self, wire: &[u8]) -> bool {
+        let size = u32::try_from((wire.len() + 2).min(OUTPUT_BOUND)).unwrap_or(u32::MAX);
+        let Ok(room) = self.room.clone().acquire_many_owned(size).await else {
+            return false;
+        };
+        self.frames
+            .send(Queued {
+                frame: framed(wire),
+                room,
+            })
+            .is_ok()
+    }
 }
 
 #[async_trait::async_trait]
-impl Sink for TcpResponder {
+impl Sink for Output {
     async fn send(&mut self, wire: Vec<u8>) {
-        if self.frames.send(framed(&wire)).await.is_err() {
+        if !self.queue(&wire).await {
             debug!("the TCP connection closed before its answer was written");
         }
     }

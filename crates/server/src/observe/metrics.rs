@@ -10,6 +10,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -40,6 +41,12 @@ pub struct ViewLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActionLabels {
     pub action: &'static str,
+}
+
+/// Labels of `privatelink_dns_tcp_closed_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
 }
 
 /// Labels of `privatelink_dns_upstream_errors_total`.
@@ -75,6 +82,10 @@ pub struct Metrics {
     pub udp_overflow: Counter,
     /// Query-log events dropped because the log writer was behind.
     pub query_log_dropped: Counter,
+    /// TCP connections being served.
+    pub tcp_connections: Gauge,
+    /// TCP connections the server closed, by reason.
+    pub tcp_closed: Family<ReasonLabels, Counter>,
     /// Each `queries` series, found once and then counted without the
     /// family's lock and hash: the engine counts every response.
     slots: std::sync::Arc<[OnceLock<Counter>; SLOTS]>,
@@ -91,6 +102,8 @@ impl Default for Metrics {
             view_queries: Family::default(),
             udp_overflow: Counter::default(),
             query_log_dropped: Counter::default(),
+            tcp_connections: Gauge::default(),
+            tcp_closed: Family::default(),
             slots: std::sync::Arc::new(std::array::from_fn(|_| OnceLock::new())),
         }
     }
@@ -164,6 +177,15 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a TCP connection the server closed: `idle` (nothing asked
+    /// for `tcp_idle_timeout_s`) or `not_reading` (its answers not taken
+    /// for as long).
+    pub fn tcp_closed(&self, reason: &'static str) {
+        self.tcp_closed
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
     /// The series of the view `name` (found once per snapshot; see
     /// [`Snapshot::count_view_query`](crate::store::Snapshot::count_view_query)).
     pub fn view_counter(&self, name: &str) -> Counter {
@@ -216,6 +238,16 @@ impl Metrics {
             "query_log_dropped",
             "Query-log events dropped because the log writer was behind (the queries were answered)",
             self.query_log_dropped.clone(),
+        );
+        registry.register(
+            "tcp_connections",
+            "TCP connections being served (at most tcp_max_connections)",
+            self.tcp_connections.clone(),
+        );
+        registry.register(
+            "tcp_closed",
+            "TCP connections closed by the server, by reason (idle: nothing asked; not_reading: answers not taken) for tcp_idle_timeout_s",
+            self.tcp_closed.clone(),
         );
         registry.register_collector(state);
         registry
