@@ -51,6 +51,8 @@ mod peer;
 mod protocol;
 /// Hot reload: triggers, broken files, the reload storm.
 mod reload;
+/// Files written in place in pieces, large removals, a FIFO seen by the watcher.
+mod reload_safety;
 /// The allow-list on dual-stack sockets, ANY, rate limiting, TCP and upstream limits.
 mod security;
 /// Zone transfers out: the ACL, AXFR/IXFR contents, serials, NOTIFY.

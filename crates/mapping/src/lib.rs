@@ -152,11 +152,17 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// Reads and checks a mapping file.
 pub fn load_file(path: &Path) -> Result<Loaded, LoadError> {
-    let text = read_bounded(path, MAX_FILE_BYTES).map_err(|source| LoadError::Read {
+    let text = read_file_text(path).map_err(|source| LoadError::Read {
         path: path.to_owned(),
         source,
     })?;
     load_str(&path.display().to_string(), &text)
+}
+
+/// The text of the mapping file at `path`, as [`load_file`] reads it: a
+/// regular file of at most [`MAX_FILE_BYTES`], never blocking on a FIFO.
+pub fn read_file_text(path: &Path) -> std::io::Result<String> {
+    read_bounded(path, MAX_FILE_BYTES)
 }
 
 /// The text of `path` if it is a regular file (after symlinks) of at most

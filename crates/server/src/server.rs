@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
 use crate::engine::Engine;
@@ -20,12 +20,12 @@ use crate::observe::metrics::Metrics;
 use crate::observe::querylog::LogFormat;
 use crate::ops::health::Health;
 use crate::ops::http::{self, HttpApp};
-use crate::ops::notify::{notify_all, notify_every_zone};
-use crate::ops::reload::{
-    LoadFailure, MappingThread, ReloadOutcome, Reloader, StartupSettings, Trigger, first_snapshot,
-    load_logged,
-};
+use crate::ops::load::{LoadFailure, load_logged};
+use crate::ops::mapping_thread::MappingThread;
+use crate::ops::notify::notify_every_zone;
+use crate::ops::reload::{Reloader, StartupSettings, first_snapshot};
 use crate::ops::state::StateCollector;
+use crate::ops::triggers::{reload_on_change, reload_on_hangup};
 use crate::ops::watch::FileWatcher;
 use crate::resolve::forward::Forwarder;
 use crate::store::MappingStore;
@@ -299,50 +299,4 @@ fn log_loaded(config: &Path, loaded: &privatelink_mapping::Loaded) {
         generation = 1,
         "mapping loaded"
     );
-}
-
-/// Runs one reload on the mapping thread: parsing a large file must not
-/// hold up a runtime worker that answers queries.
-async fn reload(thread: &MappingThread, reloader: &Arc<Reloader>, trigger: Trigger) {
-    let running = reloader.clone();
-    match thread.run_async(move || running.reload(trigger)).await {
-        Some(ReloadOutcome::Applied {
-            serials_changed, ..
-        }) if !serials_changed.is_empty() => {
-            notify_all(
-                &serials_changed,
-                &reloader.store().snapshot().transfers.notify,
-            );
-        }
-        Some(_) => {}
-        None => error!("the mapping thread is gone; the last good mapping stays"),
-    }
-}
-
-/// Reloads on every SIGHUP; never resolves.
-async fn reload_on_hangup(
-    thread: Arc<MappingThread>,
-    reloader: Arc<Reloader>,
-    mut hangups: Signal,
-) {
-    while hangups.recv().await.is_some() {
-        info!(file = %reloader.path().display(), "SIGHUP: reloading");
-        reload(&thread, &reloader, Trigger::Signal).await;
-    }
-    std::future::pending::<()>().await;
-}
-
-/// Reloads when the file changes; never resolves.
-async fn reload_on_change(
-    thread: Arc<MappingThread>,
-    reloader: Arc<Reloader>,
-    watcher: Option<FileWatcher>,
-) {
-    if let Some(mut watcher) = watcher {
-        while watcher.next_change().await.is_some() {
-            reload(&thread, &reloader, Trigger::FileChange).await;
-        }
-        warn!("the file watcher stopped; reload with SIGHUP");
-    }
-    std::future::pending::<()>().await;
 }

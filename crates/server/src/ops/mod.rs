@@ -3,7 +3,11 @@
 
 pub(crate) mod health;
 pub(crate) mod http;
+pub(crate) mod load;
+pub(crate) mod mapping_thread;
 pub(crate) mod notify;
 pub(crate) mod reload;
+pub(crate) mod settle;
 pub(crate) mod state;
+pub(crate) mod triggers;
 pub(crate) mod watch;

@@ -11,11 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use privatelink_mapping::{
-    Diagnostic, DomainName, LoadError, Loaded, MappingDiff, load_file, sha256_hex,
-};
+use privatelink_mapping::{DomainName, Loaded, MappingDiff, read_file_text, sha256_hex};
 use tracing::{debug, error, info, warn};
 
+use super::load::{LoadFailure, load_logged, load_text_logged};
 use crate::store::{MappingStore, Snapshot};
 
 /// What asked for a reload.
@@ -27,72 +26,42 @@ pub(crate) enum Trigger {
     FileChange,
 }
 
+/// One reload to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Request {
+    pub trigger: Trigger,
+    /// The file's text, when the watcher read it while waiting for it to
+    /// settle; read afresh when `None`.
+    pub text: Option<String>,
+    /// The text stayed unchanged for [`super::settle::LARGE_REMOVAL_SETTLE`]:
+    /// a file change that removes many names is applied.
+    pub settled_long: bool,
+}
+
+impl Request {
+    pub(crate) fn new(trigger: Trigger) -> Self {
+        Self {
+            trigger,
+            text: None,
+            settled_long: false,
+        }
+    }
+}
+
+/// A file change that removes more than this share of the names in
+/// service (and at least [`LARGE_REMOVAL_NAMES`]) is held until the file
+/// has stayed unchanged a while: a file written in place in pieces reads
+/// as a valid prefix that lacks most names (issue 18: 97, then 199, then
+/// 300 names, each served in turn).
+const LARGE_REMOVAL_SHARE: f64 = 0.25;
+const LARGE_REMOVAL_NAMES: usize = 10;
+
 impl Trigger {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Signal => "signal",
             Self::FileChange => "file-change",
         }
-    }
-}
-
-/// The one long-lived thread that builds every mapping: the first at
-/// start-up and each reload, one at a time.
-///
-/// A large mapping is built with many small allocations. On the runtime's
-/// blocking pool each reload may run on another thread, so in another malloc
-/// arena, and each arena keeps the memory of the mappings it once held: with
-/// 100,000 names RSS climbed from 35 MB to 80 MB over 30 reloads. Built on
-/// one thread, every mapping reuses the memory its predecessor left in the
-/// same arena.
-#[derive(Debug)]
-pub(crate) struct MappingThread {
-    jobs: std::sync::mpsc::Sender<Job>,
-}
-
-type Job = Box<dyn FnOnce() + Send>;
-
-impl MappingThread {
-    /// Starts the thread; it ends when the `MappingThread` is dropped.
-    pub(crate) fn start() -> std::io::Result<Self> {
-        let (jobs, incoming) = std::sync::mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("mapping".into())
-            .spawn(move || {
-                for job in incoming {
-                    job();
-                }
-            })?;
-        Ok(Self { jobs })
-    }
-
-    /// Runs `job` on the thread and blocks until it is done (start-up only:
-    /// never from the runtime). `None` if the thread is gone.
-    pub(crate) fn run<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> Option<T> {
-        let (done, result) = std::sync::mpsc::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _ = done.send(job());
-            }))
-            .ok()?;
-        result.recv().ok()
-    }
-
-    /// Runs `job` on the thread; the caller's task waits, its thread does not.
-    pub(crate) async fn run_async<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> Option<T> {
-        let (done, result) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _ = done.send(job());
-            }))
-            .ok()?;
-        result.await.ok()
     }
 }
 
@@ -110,6 +79,10 @@ pub(crate) enum ReloadOutcome {
     Unchanged,
     /// The file could not be used; the last good mapping stays.
     Rejected,
+    /// A file change removes many names: applied once the text with this
+    /// hash has stayed unchanged for a while (a [`Request`] with
+    /// `settled_long`).
+    Held { sha256: String },
 }
 
 /// Settings fixed for the life of the process; a reload that changes them
@@ -193,38 +166,54 @@ impl Reloader {
     }
 
     /// Loads the file and swaps it in if it is valid.
-    pub(crate) fn reload(&self, trigger: Trigger) -> ReloadOutcome {
+    pub(crate) fn reload(&self, request: Request) -> ReloadOutcome {
+        let Request {
+            trigger,
+            text,
+            settled_long,
+        } = request;
         let started = Instant::now();
         let mut last_rejected = match self.last_rejected.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
         let current = self.store.snapshot();
+        let text = match (trigger, text) {
+            (_, Some(text)) => Some(text),
+            // The same bounded read as a load: a FIFO or a device at the
+            // path must not block or flood this check either.
+            (Trigger::FileChange, None) => read_file_text(&self.path).ok(),
+            (Trigger::Signal, None) => None,
+        };
 
-        if trigger == Trigger::FileChange {
+        if trigger == Trigger::FileChange
+            && let Some(text) = &text
+        {
             // Skip events that did not change the content (our own reads,
             // unrelated files in the directory, identical rewrites).
-            if let Ok(bytes) = std::fs::read(&self.path) {
-                let hash = sha256_hex(&bytes);
-                if hash == current.sha256 || last_rejected.as_deref() == Some(hash.as_str()) {
-                    debug!(file = %self.path.display(), "file event without new content");
-                    self.unchanged.fetch_add(1, Ordering::Relaxed);
-                    if hash == current.sha256 && self.last_failed.swap(false, Ordering::Relaxed) {
-                        // Reverted to the content in service: nothing to load, and
-                        // nothing wrong any more.
-                        *last_rejected = None;
-                        info!(
-                            file = %self.path.display(),
-                            generation = current.generation,
-                            "the file is back to the mapping in service"
-                        );
-                    }
-                    return ReloadOutcome::Unchanged;
+            let hash = sha256_hex(text.as_bytes());
+            if hash == current.sha256 || last_rejected.as_deref() == Some(hash.as_str()) {
+                debug!(file = %self.path.display(), "file event without new content");
+                self.unchanged.fetch_add(1, Ordering::Relaxed);
+                if hash == current.sha256 && self.last_failed.swap(false, Ordering::Relaxed) {
+                    // Reverted to the content in service: nothing to load, and
+                    // nothing wrong any more.
+                    *last_rejected = None;
+                    info!(
+                        file = %self.path.display(),
+                        generation = current.generation,
+                        "the file is back to the mapping in service"
+                    );
                 }
+                return ReloadOutcome::Unchanged;
             }
         }
 
-        let mut loaded = match load_logged(&self.path) {
+        let loaded = match &text {
+            Some(text) => load_text_logged(&self.path, text),
+            None => load_logged(&self.path),
+        };
+        let mut loaded = match loaded {
             Ok(loaded) => loaded,
             Err(failure) => {
                 let hash = match failure {
@@ -247,9 +236,33 @@ impl Reloader {
                 trigger,
             );
         }
+        let diff = current.mapping.diff(&loaded.mapping);
+        let served = current.mapping.name_count();
+        if trigger == Trigger::FileChange
+            && diff.removed.len() >= LARGE_REMOVAL_NAMES
+            && diff.removed.len() as f64 > served as f64 * LARGE_REMOVAL_SHARE
+        {
+            if !settled_long {
+                info!(
+                    file = %self.path.display(),
+                    removed = diff.removed.len(),
+                    served,
+                    wait_s = super::settle::LARGE_REMOVAL_SETTLE.as_secs(),
+                    "the changed file removes many names; applying it once it has stayed unchanged"
+                );
+                return ReloadOutcome::Held {
+                    sha256: loaded.sha256,
+                };
+            }
+            warn!(
+                file = %self.path.display(),
+                removed = diff.removed.len(),
+                served,
+                "applying a file that removes many names: it stayed unchanged"
+            );
+        }
         self.report_restart_settings(&loaded);
 
-        let diff = current.mapping.diff(&loaded.mapping);
         let serials_changed = if loaded.settings.server.transfers_enabled() {
             carry_serials(&mut loaded, &current, &diff)
         } else {
@@ -423,77 +436,4 @@ fn unix_now() -> u32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
     u32::try_from(seconds % (1 << 32)).unwrap_or(0)
-}
-
-/// Why a file did not load (the problems are already logged).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LoadFailure {
-    /// Missing, unreadable, or not UTF-8.
-    Unreadable,
-    /// Read, but invalid; `sha256` fingerprints the rejected content.
-    Invalid { sha256: String },
-}
-
-/// Loads `path`, logging every problem with its file, line and field.
-pub(crate) fn load_logged(path: &Path) -> Result<Loaded, LoadFailure> {
-    match load_file(path) {
-        Ok(loaded) => {
-            for warning in &loaded.warnings {
-                log_diagnostic(warning);
-            }
-            Ok(loaded)
-        }
-        Err(error @ LoadError::Read { .. }) => {
-            error!(file = %path.display(), %error, "cannot read the mapping file");
-            Err(LoadFailure::Unreadable)
-        }
-        Err(LoadError::Invalid {
-            diagnostics,
-            sha256,
-            ..
-        }) => {
-            for diagnostic in &diagnostics {
-                log_diagnostic(diagnostic);
-            }
-            Err(LoadFailure::Invalid { sha256 })
-        }
-    }
-}
-
-/// One log event per problem: the rendered `FILE:LINE: field: message (hint)`
-/// for people, and file, line and field as fields for log pipelines.
-pub(crate) fn log_diagnostic(diagnostic: &Diagnostic) {
-    let (file, line, field) = (
-        &*diagnostic.file,
-        diagnostic.line,
-        diagnostic.field.as_str(),
-    );
-    if diagnostic.is_error() {
-        error!(file, line, field, "{diagnostic}");
-    } else {
-        warn!(file, line, field, "{diagnostic}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::MappingThread;
-
-    #[test]
-    fn every_job_runs_on_the_same_named_thread() {
-        let thread = MappingThread::start().unwrap();
-        let first = thread.run(|| std::thread::current().id()).unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let (second, name) = runtime
-            .block_on(thread.run_async(|| {
-                let current = std::thread::current();
-                (current.id(), current.name().map(str::to_owned))
-            }))
-            .unwrap();
-        assert_eq!(first, second);
-        assert_ne!(first, std::thread::current().id());
-        assert_eq!(name.as_deref(), Some("mapping"));
-    }
 }

@@ -8,13 +8,17 @@
 //!
 //! Events are coalesced: after the first one, the watcher waits until the
 //! directory has been quiet for [`QUIET`] (at most [`MAX_WAIT`]), so a burst
-//! of writes becomes one reload.
+//! of writes becomes one reload. A burst that wrote into the file itself
+//! (rather than renaming a finished one over it) is reported as such, and
+//! the file is then read until it settles ([`super::settle`]).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use notify::event::{AccessKind, AccessMode, EventKind};
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{Event, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
@@ -30,6 +34,15 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(1);
 pub(crate) struct FileWatcher {
     _watcher: RecommendedWatcher,
     events: mpsc::Receiver<()>,
+    /// Set by an event that wrote into the file; taken by `next_change`.
+    written_in_place: Arc<AtomicBool>,
+}
+
+/// One burst of changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Change {
+    /// Something wrote into the file in place: it may be half-written.
+    pub in_place: bool,
 }
 
 impl FileWatcher {
@@ -62,9 +75,14 @@ impl FileWatcher {
 
         // Capacity 1: a pending notification already means "reload".
         let (sender, events) = mpsc::channel(1);
+        let written_in_place = Arc::new(AtomicBool::new(false));
+        let written = written_in_place.clone();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<Event>| match event {
                 Ok(event) if is_relevant(&event, &names) => {
+                    if writes_in_place(&event) {
+                        written.store(true, Ordering::Relaxed);
+                    }
                     let _ = sender.try_send(());
                 }
                 Ok(_) => {}
@@ -77,12 +95,13 @@ impl FileWatcher {
         Ok(Self {
             _watcher: watcher,
             events,
+            written_in_place,
         })
     }
 
     /// Waits for the next change, then for writes to settle. `None` when
     /// the watcher has stopped.
-    pub(crate) async fn next_change(&mut self) -> Option<()> {
+    pub(crate) async fn next_change(&mut self) -> Option<Change> {
         self.events.recv().await?;
         let started = Instant::now();
         let give_up = started + MAX_WAIT;
@@ -93,7 +112,10 @@ impl FileWatcher {
                     event?;
                     quiet_until = (Instant::now() + QUIET).min(give_up);
                 }
-                () = sleep_until(quiet_until) => return Some(()),
+                () = sleep_until(quiet_until) => {
+                    let in_place = self.written_in_place.swap(false, Ordering::Relaxed);
+                    return Some(Change { in_place });
+                }
             }
         }
     }
@@ -112,6 +134,16 @@ fn is_relevant(event: &Event, names: &[OsString]) -> bool {
             names.iter().any(|n| n == name) || name.to_string_lossy().starts_with("..")
         })
     })
+}
+
+/// Data written into an open file (rather than a rename, a removal or a
+/// change of metadata).
+fn writes_in_place(event: &Event) -> bool {
+    matches!(
+        event.kind,
+        EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any | ModifyKind::Other)
+            | EventKind::Access(AccessKind::Close(AccessMode::Write))
+    )
 }
 
 fn is_kubernetes_data_dir(dir: &Path) -> bool {
