@@ -150,15 +150,77 @@ def tcp_round(server, clients, questions, window):
     return {"sent": sum(sent) / 1e6, "peak": peak, "other": other, "closed": closed_after, "after": after}
 
 
+def metric(name):
+    """One unlabelled series from the server's /metrics."""
+    import urllib.request
+    page = urllib.request.urlopen(f"http://127.0.0.1:{HTTP}/metrics", timeout=5).read().decode()
+    for line in page.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def cache(binary, cache_mb=32, seconds=60, rate=20000, repeat=1):
+    """Unique names at `rate` per second for `seconds` from a fast upstream
+    (Knot with a wildcard), RSS sampled each second."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        bench.workload(1000, work)
+        zone = work / "example.com.zone"
+        zone.write_text(zone.read_text() + "*.flood 300 IN A 192.0.2.201\n")
+        public = bench.Server("public", ["knotd", "-c", str(work / "public.conf")], bench.PORT_PUBLIC,
+                              "host1.example.com")
+        public.start()
+        path = config(work, server_extra="",
+                      forward=f'upstreams = ["127.0.0.1:{bench.PORT_PUBLIC}"]\ncache_mb = {cache_mb}\n'
+                              "upstream_max_qps = 1000000\nupstream_max_pending = 100000")
+        server = start(binary, path)
+        baseline = server.rss_mb()
+        queries = work / "flood.txt"
+        # Each name `repeat` times in a row: from the second time on it is
+        # answered from the cache, and the response memo keeps it.
+        queries.write_text("".join(f"u{i // repeat}.flood.example.com A\n" for i in range(rate * seconds)))
+        perf = subprocess.Popen(["dnsperf", "-s", "127.0.0.1", "-p", str(PORT), "-d", str(queries), "-n", "1",
+                                 "-l", str(seconds), "-Q", str(rate), "-c", "4", "-q", "500"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        samples = []
+        while perf.poll() is None:
+            time.sleep(1)
+            samples.append(server.rss_mb())
+        out = perf.stdout.read()
+        answered = next((line.split()[2] for line in out.splitlines() if "Queries completed" in line), "?")
+        gauges = {name: metric(f"privatelink_dns_{name}") for name in
+                  ["cache_entries", "cache_bytes", "memo_bytes", "memory_accounted_bytes"]}
+        hwm = server.peak_rss_mb()
+        server.stop()
+        public.stop()
+    tail = samples[-10:]
+    print(f"| cache: unique names, cache_mb = {cache_mb} | figure |\n|---|---|")
+    print(f"| flood | {rate:,} names/s, each asked {repeat}×, for {seconds} s, {answered} answered |")
+    print(f"| RSS before | {baseline:.1f} MB |")
+    print(f"| RSS over the last 10 s | {min(tail):.1f}–{max(tail):.1f} MB |")
+    print(f"| peak RSS (VmHWM) | {hwm:.1f} MB |")
+    print(f"| peak above baseline ÷ cache_mb | {(hwm - baseline) / cache_mb:.2f} |")
+    for name, value in gauges.items():
+        if value is not None:
+            print(f"| {name} at the end | {value / (1 << 20) if 'bytes' in name else value:,.1f}"
+                  f"{' MB' if 'bytes' in name else ''} |")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["tcp"])
+    parser.add_argument("what", choices=["tcp", "cache"])
+    parser.add_argument("--cache-mb", type=int, default=32)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--binary", default=str(ROOT / "target/release/privatelink-dns"))
     parser.add_argument("--clients", type=int, default=1024)
     parser.add_argument("--max-connections", type=int)
     args = parser.parse_args()
     if args.what == "tcp":
         tcp(args.binary, clients=args.clients, max_connections=args.max_connections)
+    else:
+        cache(args.binary, cache_mb=args.cache_mb, seconds=args.seconds, repeat=args.repeat)
 
 
 if __name__ == "__main__":

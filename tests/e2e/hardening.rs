@@ -182,16 +182,6 @@ fn out_of_file_descriptors_the_accept_loop_rests_and_says_so_once() {
     server.wait_for_log("accepting connections again", DEADLINE);
 }
 
-/// `field` of /proc/PID/status, in MB.
-fn status_mb(pid: i32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.trim().trim_end_matches(" kB").parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 /// Issue 18, item 1: 1,024 clients that asked for a 200-address name and
 /// never read took RSS to 1.32 GB, and the connections stayed. Each
 /// connection's answers on their way out are now bounded in bytes, and the
@@ -210,7 +200,7 @@ fn tcp_clients_that_never_read_cost_bounded_memory_and_are_closed() {
     );
     let server = TestServer::start(&config);
     let http = server.http_addr();
-    let baseline = status_mb(server.pid(), "VmRSS");
+    let baseline = crate::harness::status_mb(server.pid(), "VmRSS");
     let wire = client::query("big.privatelink.blob.core.windows.net.", RecordType::A)
         .to_vec()
         .expect("encode");
@@ -234,7 +224,7 @@ fn tcp_clients_that_never_read_cost_bounded_memory_and_are_closed() {
             socket
         })
         .collect();
-    let grown = status_mb(server.pid(), "VmHWM") - baseline;
+    let grown = crate::harness::status_mb(server.pid(), "VmHWM") - baseline;
     let scrape = || crate::harness::http_get(http, "/metrics").1;
     let started = Instant::now();
     let open = |page: &str| crate::harness::series(page, "privatelink_dns_tcp_connections");

@@ -43,6 +43,8 @@ mod layout;
 mod malformed;
 /// Authoritative answers for served zones (design §2, first rows).
 mod mapped;
+/// The cache and the kept responses within `cache_mb` under a flood.
+mod memory;
 /// Metrics, readiness and the query log.
 mod operations;
 /// Real DNS software on loopback, configured by the tests.

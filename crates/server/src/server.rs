@@ -224,6 +224,7 @@ impl Server {
                 forwarder: self.forwarder.clone(),
                 reloader: self.reloader.clone(),
                 health: self.health.clone(),
+                engine: self.engine.clone(),
             };
             let app = Arc::new(HttpApp {
                 registry: self.metrics.registry(Box::new(state)),

@@ -30,8 +30,26 @@ use crate::resolve::forward::{MAX_TTL, refresh_due};
 use crate::wire::query::Question;
 use crate::wire::{HEADER, TYPE_OPT, skip_name};
 
-/// Entries per byte budget are weighed roughly: the bytes plus overhead.
-const ENTRY_OVERHEAD: usize = 160;
+/// What a kept response costs besides its bytes: the `Memo` itself, the
+/// `Arc`'s counts, and the table's slot and index (key, value, hash).
+/// Measured: `bench/hostile.py cache --repeat 2` (issue 18, item 6).
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<Memo>() + 16 + 48;
+
+/// Weighs a kept response by the memory it holds.
+#[derive(Debug, Clone, Copy)]
+struct MemoWeight;
+
+impl quick_cache::Weighter<u64, Arc<Memo>> for MemoWeight {
+    fn weight(&self, _: &u64, memo: &Arc<Memo>) -> u64 {
+        (memo.wire.len() + memo.name.len() + std::mem::size_of_val(&*memo.aging) + ENTRY_OVERHEAD)
+            as u64
+    }
+}
+
+type Memos = quick_cache::sync::Cache<u64, Arc<Memo>, MemoWeight>;
+
+/// The expected weight of a kept response, to size the table up front.
+const TYPICAL_WEIGHT: u64 = 320;
 
 /// What a kept response answers: the question name (lower case, dotted),
 /// its type, and the request's EDNS/AD shape.
@@ -63,20 +81,17 @@ struct Memo {
     rcode: ResponseCode,
 }
 
-/// Bounded set of kept responses (moka, weighed by size); off when the
-/// budget is 0.
+/// Bounded set of kept responses (quick_cache, weighed by the memory they
+/// hold); off when the budget is 0.
 pub(crate) struct ResponseMemo {
-    entries: Option<moka::sync::Cache<u64, Arc<Memo>>>,
+    entries: Option<Memos>,
     hasher: std::hash::RandomState,
 }
 
 impl std::fmt::Debug for ResponseMemo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseMemo")
-            .field(
-                "entries",
-                &self.entries.as_ref().map(moka::sync::Cache::entry_count),
-            )
+            .field("entries", &self.entries.as_ref().map(Memos::len))
             .finish()
     }
 }
@@ -85,13 +100,10 @@ impl ResponseMemo {
     /// A memo of at most about `max_bytes`; 0 turns it off.
     pub(crate) fn new(max_bytes: u64) -> Self {
         let entries = (max_bytes > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(max_bytes)
-                .weigher(|_, memo: &Arc<Memo>| {
-                    let bytes = memo.wire.len() + memo.name.len() + memo.aging.len() * 16;
-                    u32::try_from(bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
-                })
-                .build()
+            let items = usize::try_from(max_bytes / TYPICAL_WEIGHT)
+                .unwrap_or(usize::MAX)
+                .max(16);
+            Memos::with_weighter(items, max_bytes, MemoWeight)
         });
         Self {
             entries,
@@ -209,10 +221,15 @@ impl ResponseMemo {
     /// Responses kept.
     #[cfg(test)]
     pub(crate) fn len(&self) -> u64 {
-        self.entries.as_ref().map_or(0, |entries| {
-            entries.run_pending_tasks();
-            entries.entry_count()
-        })
+        self.entries
+            .as_ref()
+            .map_or(0, |entries| entries.len() as u64)
+    }
+
+    /// The memory the kept responses hold, by their weighing (bound: a
+    /// quarter of `forward.cache_mb`).
+    pub(crate) fn weighted_bytes(&self) -> u64 {
+        self.entries.as_ref().map_or(0, Memos::weight)
     }
 
     #[cfg(test)]

@@ -154,6 +154,11 @@ impl Engine {
         self.prepared.store(prepared, Ordering::Relaxed);
     }
 
+    /// The memory the kept UDP responses hold, by their weighing.
+    pub fn memo_bytes(&self) -> u64 {
+        self.memo.weighted_bytes()
+    }
+
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }

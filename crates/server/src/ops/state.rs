@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::health::Health;
 use super::reload::Reloader;
+use crate::engine::Engine;
 use crate::observe::metrics::UpstreamLabels;
 use crate::resolve::forward::Forwarder;
 use crate::store::MappingStore;
@@ -25,6 +26,7 @@ pub(crate) struct StateCollector {
     pub forwarder: Arc<Forwarder>,
     pub reloader: Arc<Reloader>,
     pub health: Arc<Health>,
+    pub engine: Arc<Engine>,
 }
 
 impl fmt::Debug for StateCollector {
@@ -97,7 +99,7 @@ fn encode_forwarding(encoder: &mut DescriptorEncoder<'_>, forwarder: &Forwarder)
     gauge(
         encoder,
         "cache_bytes",
-        "Bytes the answer cache holds, by its own weighing (bound: forward.cache_mb)",
+        "Memory the answer cache holds, by its weighing (bound: three quarters of forward.cache_mb)",
         as_i64(forwarder.cache().weighted_bytes()),
     )?;
     gauge(
@@ -202,6 +204,12 @@ impl Collector for StateCollector {
         let cache = self.forwarder.cache();
         let stats = &cache.stats;
         let forward = &self.forwarder.stats;
+        gauge(
+            &mut encoder,
+            "memo_bytes",
+            "Memory the kept UDP responses for cached answers hold, by their weighing (bound: a quarter of forward.cache_mb)",
+            as_i64(self.engine.memo_bytes()),
+        )?;
         counter(
             &mut encoder,
             "cache_hits",

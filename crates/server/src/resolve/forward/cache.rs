@@ -34,7 +34,7 @@ pub(crate) const STALE_TTL: u32 = 30;
 /// No answer is cached for longer than a day, whatever its TTL.
 pub(crate) const MAX_TTL: u32 = 86_400;
 /// The expected weight of an entry, to size the tables up front (a
-/// typical A answer weighs about 400).
+/// typical A answer weighs about 500).
 const TYPICAL_WEIGHT: u64 = 512;
 
 /// What an answer is cached under.
@@ -84,18 +84,38 @@ pub struct CacheStats {
     pub stale_served: AtomicU64,
 }
 
-/// Rough memory use of an entry, for the size bound: names, fixed record
-/// overhead and typical rdata, plus the entry itself.
+/// The memory an entry holds, for the size bound. hickory's `Record` is
+/// 272 bytes with its owner name inline; names longer than the inline
+/// part, and rdata such as TXT strings, add heap bytes, estimated from the
+/// name's length and [`RDATA_HEAP`]. Besides the records: the `Entry`, the
+/// `Arc`'s counts, and the table's slot and index ([`SLOT`]). The weights
+/// once counted 96 bytes a record and 256 an entry, and the cache's RSS
+/// came to 1.7 times its weighing (`bench/hostile.py cache`, issue 18).
 #[derive(Debug, Clone, Copy)]
 struct Weight;
 
+const RECORD_BYTES: u64 = std::mem::size_of::<Record>() as u64;
+/// Heap bytes of rdata beyond addresses (a target name, TXT strings), a guess.
+const RDATA_HEAP: u64 = 48;
+const SLOT: u64 = std::mem::size_of::<Entry>() as u64 + 16 + 64;
+
 fn records_weight(records: &[Record]) -> u64 {
-    records.iter().map(|r| r.name.len() as u64 + 96).sum()
+    records
+        .iter()
+        .map(|r| {
+            let rdata = match r.data {
+                RData::A(_) | RData::AAAA(_) => 0,
+                _ => RDATA_HEAP,
+            };
+            RECORD_BYTES + r.name.len() as u64 + rdata
+        })
+        .sum()
 }
 
 impl quick_cache::Weighter<CacheKey, Arc<Entry>> for Weight {
     fn weight(&self, key: &CacheKey, entry: &Arc<Entry>) -> u64 {
-        256 + key.name.len() as u64
+        SLOT + std::mem::size_of::<CacheKey>() as u64
+            + key.name.len() as u64
             + records_weight(&entry.answers)
             + records_weight(&entry.authorities)
     }
@@ -118,7 +138,9 @@ fn denial_key(name: &str, dnssec_ok: bool, checking_disabled: bool) -> String {
 
 impl quick_cache::Weighter<DenialKey, Arc<Entry>> for Weight {
     fn weight(&self, key: &DenialKey, entry: &Arc<Entry>) -> u64 {
-        256 + key.len() as u64 + records_weight(&entry.authorities)
+        SLOT + std::mem::size_of::<DenialKey>() as u64
+            + key.len() as u64
+            + records_weight(&entry.authorities)
     }
 }
 
