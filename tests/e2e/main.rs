@@ -57,6 +57,8 @@ mod reload;
 mod reload_safety;
 /// The allow-list on dual-stack sockets, ANY, rate limiting, TCP and upstream limits.
 mod security;
+/// Malformed EDNS and TSIG: the same answer over UDP and TCP, as Knot's.
+mod signed;
 /// Zone transfers out: the ACL, AXFR/IXFR contents, serials, NOTIFY.
 mod transfer;
 /// Views: each client network gets its own view's addresses.

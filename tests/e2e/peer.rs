@@ -287,6 +287,33 @@ forward-zone:
     )
 }
 
+/// Knot DNS serving `zone` (an apex with a trailing dot) with `records`
+/// (zone-file lines relative to it), for comparing answers.
+pub fn knot_authoritative(zone: &str, records: &str) -> Peer {
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let zone_file = write(
+        dir.path(),
+        "zone.zone",
+        &format!(
+            "$ORIGIN {zone}\n@ 3600 SOA ns1.test.internal. hostmaster.test.internal. 1 3600 300 2419200 10\n@ 3600 NS ns1.test.internal.\n{records}\n"
+        ),
+    );
+    let conf = format!(
+        "server:\n    listen: 127.0.0.1@{port}\n    rundir: {dir}\n    user: root:root\ndatabase:\n    storage: {dir}\nzone:\n  - domain: {zone}\n    file: {file}\n",
+        dir = dir.path().display(),
+        file = zone_file.display(),
+    );
+    let conf_path = write(dir.path(), "knot.conf", &conf);
+    Peer::start(
+        "knotd",
+        dir,
+        port,
+        Command::new("knotd").arg("-c").arg(conf_path),
+        zone,
+    )
+}
+
 /// Knot DNS as a secondary of `zones` on `port`, pulling them from
 /// `primary` and accepting its NOTIFY.
 pub fn knot_secondary(port: u16, primary: SocketAddr, zones: &[&str]) -> Peer {

@@ -18,6 +18,7 @@
 //! just after ([`Engine::sent`]), without blocking.
 
 pub(crate) mod access;
+mod decode;
 pub(crate) mod memo;
 pub(crate) mod prepared;
 pub(crate) mod ratelimit;
@@ -28,7 +29,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use hickory_proto::op::ResponseCode;
-use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 use privatelink_mapping::QueryType;
 use tracing::debug;
@@ -269,14 +269,17 @@ impl Engine {
         memo: Option<MemoKey>,
         out: &mut Vec<u8>,
     ) -> Step {
-        let Some(request) = self.decode(received, out) else {
-            return Step::Respond(self.count(
-                received,
-                self.asked(&snapshot, Asked::unknown),
-                Outcome::FormErr,
-                ResponseCode::FormErr,
-                None,
-            ));
+        let request = match decode::decode(received, out) {
+            Ok(request) => request,
+            Err((outcome, rcode)) => {
+                return Step::Respond(self.count(
+                    received,
+                    self.asked(&snapshot, Asked::unknown),
+                    outcome,
+                    rcode,
+                    None,
+                ));
+            }
         };
         let client = ClientEdns::negotiate(request.edns.as_ref());
         let work = match resolve::decide(&request, &snapshot, &client, allowed) {
@@ -302,32 +305,13 @@ impl Engine {
         }))
     }
 
-    /// The query decoded, or FORMERR written into `out`.
-    fn decode(&self, received: &Received<'_>, out: &mut Vec<u8>) -> Option<Request> {
-        let protocol = match received.transport {
-            Transport::Udp => Protocol::Udp,
-            Transport::Tcp => Protocol::Tcp,
-        };
-        match Request::from_bytes(received.message.to_vec(), received.client, protocol) {
-            Ok(request) => Some(request),
-            Err(error) => {
-                debug!(client = %received.client, %error, "undecodable query; FORMERR");
-                reply::formerr(out, received.message);
-                None
-            }
-        }
-    }
-
     /// An empty answer with TC set, for a client over the rate limit.
     fn slip(&self, received: &Received<'_>, snapshot: &Snapshot, out: &mut Vec<u8>) -> Step {
-        let Some(request) = self.decode(received, out) else {
-            return Step::Respond(self.count(
-                received,
-                None,
-                Outcome::FormErr,
-                ResponseCode::FormErr,
-                None,
-            ));
+        let request = match decode::decode(received, out) {
+            Ok(request) => request,
+            Err((outcome, rcode)) => {
+                return Step::Respond(self.count(received, None, outcome, rcode, None));
+            }
         };
         let client = ClientEdns::negotiate(request.edns.as_ref());
         let reply = Reply::truncated(Outcome::RateLimited);

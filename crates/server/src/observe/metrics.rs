@@ -64,7 +64,7 @@ fn latency_histogram() -> Histogram {
 }
 
 /// Rcode labels, in the order of [`rcode_index`].
-const RCODE_LABELS: usize = 8;
+const RCODE_LABELS: usize = 9;
 /// One slot per transport, outcome and rcode label.
 const SLOTS: usize = 2 * Outcome::COUNT * RCODE_LABELS;
 
@@ -114,7 +114,8 @@ fn rcode_index(rcode: ResponseCode) -> usize {
     match u16::from(rcode) {
         code @ 0..=5 => usize::from(code),
         16 => 6,
-        _ => 7,
+        9 => 7,
+        _ => 8,
     }
 }
 
@@ -263,6 +264,7 @@ pub(crate) fn rcode_label(rcode: ResponseCode) -> &'static str {
         3 => "NXDOMAIN",
         4 => "NOTIMP",
         5 => "REFUSED",
+        9 => "NOTAUTH",
         16 => "BADVERS",
         _ => "OTHER",
     }

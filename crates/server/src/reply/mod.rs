@@ -37,7 +37,8 @@ pub enum Outcome {
     /// A zone transfer (AXFR, or IXFR answered in full or with the SOA).
     Transfer,
     Refused,
-    /// A transfer asked for a zone this server does not serve.
+    /// A transfer asked for a zone this server does not serve, or a query
+    /// signed with a TSIG key this server does not have.
     NotAuth,
     FormErr,
     NotImp,

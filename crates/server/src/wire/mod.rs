@@ -5,6 +5,7 @@
 
 pub(crate) mod edns;
 pub(crate) mod query;
+pub(crate) mod tsig;
 
 use hickory_proto::rr::{Name, RecordType};
 use privatelink_mapping::{DomainName, QueryType, Soa};

@@ -1,0 +1,150 @@
+//! TSIG records in queries (RFC 8945), seen before hickory decodes the
+//! message: hickory-proto reads TSIG only with its DNSSEC features, and
+//! without them a TSIG anywhere in the additional section passes as an
+//! unknown record. This server holds no TSIG keys, so a signed query is
+//! answered as §5.2 says for a key the server does not know: NOTAUTH with
+//! an unsigned TSIG whose error is BADKEY. A TSIG that is not the last
+//! record, or a second one, is FORMERR (§5.2). Knot DNS answers the same.
+
+use super::{HEADER, skip_name, u16_at};
+use crate::wire::edns::ClientEdns;
+use crate::wire::{HeaderBits, response_flags};
+
+const TYPE_TSIG: u16 = 250;
+const CLASS_ANY: u16 = 255;
+/// RCODE NOTAUTH (RFC 8945 §5.2.1 uses it for BADKEY, BADSIG and BADTIME).
+pub(crate) const RCODE_NOTAUTH: u16 = 9;
+/// The TSIG error for a key the server does not know.
+const BADKEY: u16 = 17;
+
+/// Where a query's TSIG is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tsig {
+    Absent,
+    /// Not the last record, or not the only TSIG: FORMERR.
+    Misplaced,
+    /// The last record of the additional section, starting at this offset.
+    Last(usize),
+}
+
+/// Finds the TSIG of `query`. `None` when the records cannot be walked:
+/// the decoder then says FORMERR.
+pub(crate) fn scan(query: &[u8]) -> Option<Tsig> {
+    let count = |at: usize| u16_at(query, at).map(usize::from);
+    let (questions, answers, authorities, additionals) =
+        (count(4)?, count(6)?, count(8)?, count(10)?);
+    let mut at = HEADER;
+    for _ in 0..questions {
+        at = skip_name(query, at)? + 4;
+    }
+    let records = answers + authorities + additionals;
+    let mut found = Tsig::Absent;
+    for index in 0..records {
+        let start = at;
+        at = skip_name(query, at)?;
+        let rtype = u16_at(query, at)?;
+        at += 10 + usize::from(u16_at(query, at + 8)?);
+        if at > query.len() {
+            return None;
+        }
+        if rtype == TYPE_TSIG {
+            if found != Tsig::Absent || index + 1 != records {
+                return Some(Tsig::Misplaced);
+            }
+            found = Tsig::Last(start);
+        }
+    }
+    Some(found)
+}
+
+/// The name at `at` written out without compression, and the offset past
+/// it; at most 255 bytes and 128 pointers.
+fn expanded_name(wire: &[u8], mut at: usize) -> Option<(Vec<u8>, usize)> {
+    let mut name = Vec::new();
+    let mut end = None;
+    for _ in 0..128 {
+        let len = *wire.get(at)?;
+        match len {
+            0 => {
+                name.push(0);
+                return (name.len() <= 255).then(|| (name, end.unwrap_or(at + 1)));
+            }
+            1..=63 => {
+                name.extend_from_slice(wire.get(at..at + 1 + usize::from(len))?);
+                if name.len() > 255 {
+                    return None;
+                }
+                at += 1 + usize::from(len);
+            }
+            0xC0..=0xFF => {
+                let target = usize::from(u16_at(wire, at)? & 0x3FFF);
+                end.get_or_insert(at + 2);
+                at = target;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Writes the answer to a query signed with a key this server does not
+/// have: NOTAUTH, the question, the OPT when the client sent one, and an
+/// unsigned TSIG with the key and algorithm names, time and fudge of the
+/// query's, no MAC, the original id, and error BADKEY (RFC 8945 §5.2.1,
+/// §5.3.2). `None` when the TSIG cannot be read: the caller says FORMERR.
+pub(crate) fn write_badkey(
+    out: &mut Vec<u8>,
+    query: &[u8],
+    tsig: usize,
+    edns: &ClientEdns,
+) -> Option<()> {
+    let (key, rdata) = expanded_name(query, tsig)?;
+    let rdata = rdata + 10;
+    let (algorithm, times) = expanded_name(query, rdata)?;
+    let time_and_fudge = query.get(times..times + 8)?;
+    let mac_len = usize::from(u16_at(query, times + 8)?);
+    let original_id = query.get(times + 10 + mac_len..times + 12 + mac_len)?;
+    let flags = u16_at(query, 2)?;
+    let questions = u16_at(query, 4)?;
+    let mut question_end = HEADER;
+    for _ in 0..questions {
+        question_end = skip_name(query, question_end)? + 4;
+    }
+    let question = query.get(HEADER..question_end)?;
+    // A compressed question would point at the query's other bytes: leave it out.
+    let copy_question =
+        questions == 1 && !question.iter().take(question.len() - 4).any(|&b| b >= 0xC0);
+
+    out.clear();
+    out.extend_from_slice(query.get(..2)?);
+    let bits = HeaderBits {
+        recursion_available: true,
+        ..HeaderBits::default()
+    };
+    out.extend_from_slice(&response_flags(flags, bits, RCODE_NOTAUTH).to_be_bytes());
+    out.extend_from_slice(&u16::from(copy_question).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    if copy_question {
+        out.extend_from_slice(question);
+    }
+    let mut additionals = edns.write_opt(out, RCODE_NOTAUTH);
+    out.extend_from_slice(&key);
+    out.extend_from_slice(&TYPE_TSIG.to_be_bytes());
+    out.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    let length = algorithm.len() + 8 + 2 + 2 + 2 + 2;
+    out.extend_from_slice(&u16::try_from(length).ok()?.to_be_bytes());
+    out.extend_from_slice(&algorithm);
+    out.extend_from_slice(time_and_fudge);
+    out.extend_from_slice(&0u16.to_be_bytes());
+    out.extend_from_slice(original_id);
+    out.extend_from_slice(&BADKEY.to_be_bytes());
+    out.extend_from_slice(&0u16.to_be_bytes());
+    additionals += 1;
+    out[10..12].copy_from_slice(&additionals.to_be_bytes());
+    Some(())
+}
+
+#[cfg(test)]
+#[path = "tsig_tests.rs"]
+mod tests;
