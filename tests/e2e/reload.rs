@@ -137,6 +137,43 @@ fn a_kubernetes_configmap_swap_is_served_within_two_seconds() {
     wait_for_fab1(&server, "10.10.3.4", started);
 }
 
+/// Issue 18, item 10: the directory `..data` points to was not watched, so
+/// an edit made inside it (not by a `..data` swap) went unseen. The link is
+/// followed again after each swap.
+#[test]
+fn an_edit_inside_the_configmap_directory_in_use_is_served_after_a_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().to_path_buf();
+    write_configmap_version(
+        &mount,
+        "2026_12_03_10_00_00.1",
+        &config_with_fab1("10.10.0.4"),
+    );
+    let config = mount.join("privatelink-dns.toml");
+    std::os::unix::fs::symlink("..data/privatelink-dns.toml", &config).unwrap();
+    let server = TestServer::start_in(dir, config, &["--listen", "127.0.0.1:0"]);
+    let edit_inside = |version: &str, ip: &str| {
+        let inside = mount.join(format!("..{version}"));
+        let staged = inside.join("privatelink-dns.toml.new");
+        std::fs::write(&staged, config_with_fab1(ip)).unwrap();
+        std::fs::rename(&staged, inside.join("privatelink-dns.toml")).unwrap();
+    };
+    let started = Instant::now();
+    edit_inside("2026_12_03_10_00_00.1", "10.10.5.1");
+    wait_for_fab1(&server, "10.10.5.1", started);
+    let started = Instant::now();
+    write_configmap_version(
+        &mount,
+        "2026_12_03_10_05_00.2",
+        &config_with_fab1("10.10.5.2"),
+    );
+    std::fs::remove_dir_all(mount.join("..2026_12_03_10_00_00.1")).unwrap();
+    wait_for_fab1(&server, "10.10.5.2", started);
+    let started = Instant::now();
+    edit_inside("2026_12_03_10_05_00.2", "10.10.5.3");
+    wait_for_fab1(&server, "10.10.5.3", started);
+}
+
 #[test]
 fn with_watching_off_only_sighup_reloads_and_it_does_so_at_once() {
     let watch_off = |ip: &str| config_with_fab1(ip).replace("[server]", "[server]\nwatch = false");
