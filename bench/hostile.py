@@ -11,9 +11,9 @@ them, against the release binary on loopback:
          RSS above the baseline as a multiple of cache_mb, and what the
          server's own memory gauge says.
 
-Usage: python3 bench/hostile.py tcp|cache [--binary PATH]. Prints one
-Markdown block per measurement; bench/results/hostile.md keeps the last
-figures quoted in the README. Every load is bounded in count and time.
+Usage: python3 bench/hostile.py tcp|cache [--binary PATH] (see --help).
+Prints one Markdown table per measurement; bench/results/hostile.md keeps
+the figures quoted in the README. Every load is bounded in count and time.
 """
 
 import argparse
@@ -102,51 +102,47 @@ def tcp(binary, clients=1024, questions=5000, window=40.0, rounds=2, max_connect
 
 
 def tcp_round(server, clients, questions, window):
-    if True:
-        wire = query(BIG)
-        burst = (struct.pack(">H", len(wire)) + wire) * questions
-        stuck = []
-        opened = time.monotonic()
-        for _ in range(clients):
-            s = socket.socket()
-            s.setblocking(False)
-            try:
-                s.connect(("127.0.0.1", PORT))
-            except BlockingIOError:
-                pass
-            stuck.append(s)
-        sent = [0] * clients
-        # Push each client's questions for up to 10 s, as far as the kernel takes them.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(n < len(burst) for n in sent):
-            for i, s in enumerate(stuck):
-                if sent[i] < len(burst):
-                    try:
-                        sent[i] += s.send(burst[sent[i]:sent[i] + 65536])
-                    except (BlockingIOError, InterruptedError):
-                        pass
-                    except OSError:
-                        sent[i] = len(burst)
-        pushed = time.monotonic()
-        peak = server.rss_mb()
-        other = tcp_answer_seconds(PORT)
-        closed_after = None
-        samples = []
-        while time.monotonic() - opened < window:
-            rss = server.rss_mb()
-            peak = max(peak, rss)
-            count = established(PORT)
-            samples.append((round(time.monotonic() - opened, 1), round(rss, 1), count))
-            if count == 0:
-                closed_after = time.monotonic() - pushed
-                break
-            time.sleep(0.5)
-        # The tasks of closed connections end within moments; give the
-        # allocator a second to return their pages.
-        time.sleep(2)
-        after = server.rss_mb()
-        for s in stuck:
-            s.close()
+    """One wave of non-reading clients against a running server."""
+    wire = query(BIG)
+    burst = (struct.pack(">H", len(wire)) + wire) * questions
+    stuck = []
+    opened = time.monotonic()
+    for _ in range(clients):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", PORT))
+        except BlockingIOError:
+            pass
+        stuck.append(s)
+    sent = [0] * clients
+    # Push each client's questions for up to 10 s, as far as the kernel takes them.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(n < len(burst) for n in sent):
+        for i, s in enumerate(stuck):
+            if sent[i] < len(burst):
+                try:
+                    sent[i] += s.send(burst[sent[i]:sent[i] + 65536])
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    sent[i] = len(burst)
+    pushed = time.monotonic()
+    peak = server.rss_mb()
+    other = tcp_answer_seconds(PORT)
+    closed_after = None
+    while time.monotonic() - opened < window:
+        peak = max(peak, server.rss_mb())
+        if established(PORT) == 0:
+            closed_after = time.monotonic() - pushed
+            break
+        time.sleep(0.5)
+    # The tasks of closed connections end within moments; give the
+    # allocator 2 s to return their pages (a measured interval).
+    time.sleep(2)
+    after = server.rss_mb()
+    for s in stuck:
+        s.close()
     return {"sent": sum(sent) / 1e6, "peak": peak, "other": other, "closed": closed_after, "after": after}
 
 

@@ -182,6 +182,17 @@ pub fn tcp_many(server: SocketAddr, messages: &[Message]) -> Vec<Message> {
 }
 
 /// Asks over TCP.
+/// Sends `wire` as it is over UDP (or TCP) and returns the raw response.
+pub fn raw(server: SocketAddr, wire: &[u8], tcp: bool) -> Vec<u8> {
+    if tcp {
+        let mut connection = TcpClient::connect(server);
+        connection.send_raw(wire);
+        connection.receive_raw()
+    } else {
+        udp_bytes(server, wire, Duration::from_secs(5)).expect("an answer")
+    }
+}
+
 pub fn tcp(server: SocketAddr, message: &Message) -> Message {
     let response = tcp_many(server, std::slice::from_ref(message)).remove(0);
     assert_eq!(response.metadata.id, message.metadata.id, "response id");

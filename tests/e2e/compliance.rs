@@ -5,14 +5,11 @@
 //! server answers each with the zone SOA (or BADVERS), AA set, RD echoed,
 //! no unknown option or flag echoed.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
 use crate::base_config;
-use crate::client::{self, TcpClient};
+use crate::client;
 use crate::harness::TestServer;
 
 /// The served apexes of `base_config`.
@@ -92,17 +89,6 @@ fn header_flags(wire: &[u8]) -> u16 {
     u16::from_be_bytes([wire[2], wire[3]])
 }
 
-/// Asks over UDP (or TCP) and returns the raw response.
-fn ask(server: SocketAddr, wire: &[u8], tcp: bool) -> Vec<u8> {
-    if tcp {
-        let mut connection = TcpClient::connect(server);
-        connection.send_raw(wire);
-        connection.receive_raw()
-    } else {
-        client::udp_bytes(server, wire, Duration::from_secs(5)).expect("an answer")
-    }
-}
-
 /// The checks every answer gets: same id, QR, AA, RD as asked, Z clear,
 /// the apex SOA in the answer (unless BADVERS), rcode as expected.
 #[track_caller]
@@ -156,7 +142,7 @@ fn every_served_apex_passes_the_edns_compliance_checks() {
             let mut check = |name: &str, flags: u16, opt: Option<Opt>, tcp: bool, rcode: u16| {
                 id += 1;
                 let query = packet(id, apex, flags | rd, opt.as_ref());
-                let wire = ask(server.addr, &query, tcp);
+                let wire = client::raw(server.addr, &query, tcp);
                 let message = assert_compliant(name, &query, &wire, apex, rcode);
                 (wire, message)
             };
@@ -253,7 +239,7 @@ fn other_opcodes_get_notimp_with_ra_clear_and_nothing_echoed() {
                 for (opt, tcp) in [(None, false), (Some(Opt::default()), false), (None, true)] {
                     id += 1;
                     let query = packet(id, apex, (opcode << 11) | flags, opt.as_ref());
-                    let wire = ask(server.addr, &query, tcp);
+                    let wire = client::raw(server.addr, &query, tcp);
                     let check = format!("opcode {opcode} flags {flags:#06x} tcp {tcp} at {apex}");
                     assert_eq!(wire[..2], query[..2], "{check}: id");
                     let response = header_flags(&wire);

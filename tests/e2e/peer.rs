@@ -304,14 +304,7 @@ pub fn knot_authoritative(zone: &str, records: &str) -> Peer {
         dir = dir.path().display(),
         file = zone_file.display(),
     );
-    let conf_path = write(dir.path(), "knot.conf", &conf);
-    Peer::start(
-        "knotd",
-        dir,
-        port,
-        Command::new("knotd").arg("-c").arg(conf_path),
-        zone,
-    )
+    start_knot(dir, port, &conf, zone)
 }
 
 /// Knot DNS as a secondary of `zones` on `port`, pulling them from
@@ -358,13 +351,18 @@ zone:
             "  - domain: {zone}\n    master: primary\n    acl: notify_from_primary\n"
         ));
     }
-    let conf_path = write(dir.path(), "knot.conf", &conf);
+    start_knot(dir, port, &conf, zones.first().copied().unwrap_or("."))
+}
+
+/// Starts knotd on `conf` (written into `dir`), ready once it answers `probe`.
+fn start_knot(dir: tempfile::TempDir, port: u16, conf: &str, probe: &str) -> Peer {
+    let conf_path = write(dir.path(), "knot.conf", conf);
     Peer::start(
         "knotd",
         dir,
         port,
         Command::new("knotd").arg("-c").arg(conf_path),
-        zones.first().copied().unwrap_or("."),
+        probe,
     )
 }
 

@@ -104,18 +104,21 @@ fn write_configmap_version(mount: &Path, version: &str, text: &str) {
     std::fs::rename(&staged, mount.join("..data")).unwrap();
 }
 
-#[test]
-fn a_kubernetes_configmap_swap_is_served_within_two_seconds() {
+/// A server on a ConfigMap-style mount whose first version is `version`
+/// with `text`; the mount directory, for later versions.
+fn serve_configmap(version: &str, text: &str) -> (TestServer, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let mount = dir.path().to_path_buf();
-    write_configmap_version(
-        &mount,
-        "2026_11_28_15_00_00.1",
-        &config_with_fab1("10.10.0.4"),
-    );
+    write_configmap_version(&mount, version, text);
     let config = mount.join("privatelink-dns.toml");
     std::os::unix::fs::symlink("..data/privatelink-dns.toml", &config).unwrap();
     let server = TestServer::start_in(dir, config, &["--listen", "127.0.0.1:0"]);
+    (server, mount)
+}
+
+#[test]
+fn a_kubernetes_configmap_swap_is_served_within_two_seconds() {
+    let (server, mount) = serve_configmap("2026_11_28_15_00_00.1", &config_with_fab1("10.10.0.4"));
     assert_eq!(fab1(&server), ["10.10.0.4"]);
 
     let started = Instant::now();
@@ -142,16 +145,7 @@ fn a_kubernetes_configmap_swap_is_served_within_two_seconds() {
 /// followed again after each swap.
 #[test]
 fn an_edit_inside_the_configmap_directory_in_use_is_served_after_a_swap() {
-    let dir = tempfile::tempdir().unwrap();
-    let mount = dir.path().to_path_buf();
-    write_configmap_version(
-        &mount,
-        "2026_12_03_10_00_00.1",
-        &config_with_fab1("10.10.0.4"),
-    );
-    let config = mount.join("privatelink-dns.toml");
-    std::os::unix::fs::symlink("..data/privatelink-dns.toml", &config).unwrap();
-    let server = TestServer::start_in(dir, config, &["--listen", "127.0.0.1:0"]);
+    let (server, mount) = serve_configmap("2026_12_03_10_00_00.1", &config_with_fab1("10.10.0.4"));
     let edit_inside = |version: &str, ip: &str| {
         let inside = mount.join(format!("..{version}"));
         let staged = inside.join("privatelink-dns.toml.new");

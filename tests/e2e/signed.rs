@@ -6,14 +6,11 @@
 //! that is not the last record or not the only one (RFC 8945 §5.2). Knot
 //! DNS answers the TSIG cases the same.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::base_config;
-use crate::client::{self, TcpClient};
+use crate::client;
 use crate::harness::TestServer;
 
 const NAME: &str = "kv1.privatelink.vaultcore.azure.net.";
@@ -115,16 +112,6 @@ fn cases() -> Vec<(&'static str, Vec<u8>, ResponseCode)> {
     ]
 }
 
-fn ask(server: SocketAddr, wire: &[u8], tcp: bool) -> Vec<u8> {
-    if tcp {
-        let mut connection = TcpClient::connect(server);
-        connection.send_raw(wire);
-        connection.receive_raw()
-    } else {
-        client::udp_bytes(server, wire, Duration::from_secs(5)).expect("an answer")
-    }
-}
-
 /// The rcode, and for NOTAUTH the TSIG error (BADKEY is 17) of the last record.
 fn verdict(wire: &[u8]) -> (ResponseCode, Option<u16>) {
     let message = Message::from_vec(wire).expect("decodes");
@@ -141,7 +128,7 @@ fn malformed_edns_and_tsig_get_the_same_answer_over_udp_and_tcp() {
     let server = TestServer::start(&base_config(&[]));
     for (case, wire, rcode) in cases() {
         for tcp in [false, true] {
-            let answer = ask(server.addr, &wire, tcp);
+            let answer = client::raw(server.addr, &wire, tcp);
             assert_eq!(answer[..2], [0x12, 0x34], "{case}: id");
             let (got, error) = verdict(&answer);
             assert_eq!(
@@ -168,7 +155,7 @@ fn knot_answers_the_tsig_cases_the_same() {
         .into_iter()
         .filter(|(case, ..)| case.contains("TSIG"))
     {
-        let (got, _) = verdict(&ask(knot.addr, &wire, false));
+        let (got, _) = verdict(&client::raw(knot.addr, &wire, false));
         assert_eq!(got, rcode, "Knot, {case}");
     }
 }

@@ -2,6 +2,7 @@
 //! decoder leaves to us (TSIG: [`crate::wire::tsig`]).
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 use tracing::debug;
@@ -31,21 +32,23 @@ pub(super) fn decode(
             return Err(FORMERR);
         }
     };
-    match tsig::scan(received.message) {
-        Some(Tsig::Absent) => Ok(request),
-        Some(Tsig::Last(at)) => {
-            let edns = ClientEdns::negotiate(request.edns.as_ref());
-            if tsig::write_badkey(out, received.message, at, &edns).is_some() {
-                debug!(client = %received.client, "a TSIG-signed query; no key: NOTAUTH/BADKEY");
-                return Err((Outcome::NotAuth, ResponseCode::NotAuth));
-            }
-            reply::formerr(out, received.message);
-            Err(FORMERR)
-        }
-        Some(Tsig::Misplaced) | None => {
-            debug!(client = %received.client, "a TSIG that is not the last record; FORMERR");
-            reply::formerr(out, received.message);
-            Err(FORMERR)
+    // hickory reads a TSIG as an additional record (elsewhere it is a
+    // decoding error): only then is the message walked for its place.
+    if !request
+        .additionals
+        .iter()
+        .any(|record| record.record_type() == RecordType::TSIG)
+    {
+        return Ok(request);
+    }
+    if let Some(Tsig::Last(at)) = tsig::scan(received.message) {
+        let edns = ClientEdns::negotiate(request.edns.as_ref());
+        if tsig::write_badkey(out, received.message, at, &edns).is_some() {
+            debug!(client = %received.client, "a TSIG-signed query; no key: NOTAUTH/BADKEY");
+            return Err((Outcome::NotAuth, ResponseCode::NotAuth));
         }
     }
+    debug!(client = %received.client, "a TSIG that is not the last record, or unreadable; FORMERR");
+    reply::formerr(out, received.message);
+    Err(FORMERR)
 }

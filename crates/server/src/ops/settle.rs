@@ -4,8 +4,8 @@
 //! most editors do) is atomic: the watcher reloads at once. A file written
 //! in place can be read half-written: a writer that pauses between pieces
 //! leaves a valid TOML prefix that lacks the later names. After such writes
-//! the file is read until two reads a window apart agree on its size,
-//! modification time and content; the window doubles while the writes go
+//! the file is read until two reads a window apart agree on its
+//! modification time and content (SHA-256, which covers its size); the window doubles while the writes go
 //! on. Reading is on the blocking pool: a file may be 64 MiB.
 
 use std::path::{Path, PathBuf};
@@ -25,10 +25,9 @@ const GIVE_UP: Duration = Duration::from_secs(30);
 /// before it is applied.
 pub(crate) const LARGE_REMOVAL_SETTLE: Duration = Duration::from_secs(3);
 
-/// What the file read as.
+/// What the file read as (the hash covers the size too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Fingerprint {
-    len: usize,
     modified: Option<SystemTime>,
     sha256: String,
 }
@@ -50,7 +49,6 @@ async fn read(path: &Path) -> Option<(String, Fingerprint)> {
         let text = read_file_text(&path).ok()?;
         let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
         let fingerprint = Fingerprint {
-            len: text.len(),
             modified,
             sha256: sha256_hex(text.as_bytes()),
         };

@@ -98,9 +98,9 @@ pub(crate) fn write_badkey(
     tsig: usize,
     edns: &ClientEdns,
 ) -> Option<()> {
-    let (key, rdata) = expanded_name(query, tsig)?;
-    let rdata = rdata + 10;
-    let (algorithm, times) = expanded_name(query, rdata)?;
+    let (key, owner_end) = expanded_name(query, tsig)?;
+    // TYPE, CLASS, TTL and RDLENGTH, then the rdata: the algorithm first.
+    let (algorithm, times) = expanded_name(query, owner_end + 10)?;
     let time_and_fudge = query.get(times..times + 8)?;
     let mac_len = usize::from(u16_at(query, times + 8)?);
     let original_id = query.get(times + 10 + mac_len..times + 12 + mac_len)?;
