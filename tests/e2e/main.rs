@@ -45,6 +45,10 @@ mod malformed;
 mod mapped;
 /// The cache and the kept responses within `cache_mb` under a flood.
 mod memory;
+/// Missing records from traffic, the HTTP API, its allow-list and token.
+mod missing;
+/// The status page in a browser; alert rules, dashboard and scrape checked.
+mod monitoring;
 /// Metrics, readiness and the query log.
 mod operations;
 /// Real DNS software on loopback, configured by the tests.

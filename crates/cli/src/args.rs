@@ -34,7 +34,7 @@ pub(crate) enum Command {
         /// Address to serve UDP and TCP on; repeat for several. Replaces `server.listen`.
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Vec<SocketAddr>,
-        /// Address of the HTTP endpoint (/metrics, /healthz, /readyz). Replaces `server.http`.
+        /// Address of the HTTP endpoint (the status page at /, /api/v1/*, /metrics, /healthz, /readyz). Replaces `server.http`.
         #[arg(long, value_name = "ADDR:PORT")]
         http: Option<SocketAddr>,
     },
@@ -50,6 +50,24 @@ pub(crate) enum Command {
     Import {
         #[command(subcommand)]
         source: ImportSource,
+    },
+    /// Print the missing records a running server saw asked for, as TOML to paste.
+    Missing {
+        /// The server's HTTP endpoint (`server.http`).
+        #[arg(long, value_name = "ADDR:PORT")]
+        http: SocketAddr,
+        /// The server's `server.http_token`, when it has one.
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Print a running server's status: mapping, zones, upstreams, cache, reloads.
+    Status {
+        /// The server's HTTP endpoint (`server.http`).
+        #[arg(long, value_name = "ADDR:PORT")]
+        http: SocketAddr,
+        /// The server's `server.http_token`, when it has one.
+        #[arg(long)]
+        token: Option<String>,
     },
     /// Print every record the file would serve.
     Records {

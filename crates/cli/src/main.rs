@@ -6,6 +6,7 @@ mod args;
 mod check;
 mod import;
 mod records;
+mod remote;
 mod serve;
 
 use std::io::IsTerminal;
@@ -42,6 +43,8 @@ fn main() -> ExitCode {
         } => serve::run(&config, listen, http, cli.log_format),
         Command::Check { config, strict } => check::run(&config, strict),
         Command::Import { source } => import::run(&source),
+        Command::Missing { http, token } => remote::missing(http, token.as_deref()),
+        Command::Status { http, token } => remote::status(http, token.as_deref()),
         Command::Records {
             config,
             format,

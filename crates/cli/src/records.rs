@@ -1,30 +1,14 @@
 //! `records`: print every record the file would serve.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use privatelink_mapping::mapping::NS_TTL;
-use privatelink_mapping::{LoadError, Mapping, Zone, load_file};
-use serde::Serialize;
+use privatelink_mapping::records::{RecordRow, file_rows, mapping_rows, soa_value};
+use privatelink_mapping::{LoadError, Mapping, load_file};
 
 use crate::args::RecordsFormat;
 use crate::{EXIT_INVALID, EXIT_IO, EXIT_OK};
-
-/// One record, as every output format sees it.
-#[derive(Debug, Serialize)]
-struct Row {
-    zone: String,
-    name: String,
-    #[serde(rename = "type")]
-    rtype: &'static str,
-    ttl: u32,
-    value: String,
-    /// The `[[view]]` serving the record; `null` for the top level.
-    view: Option<String>,
-    #[serde(skip)]
-    source: String,
-}
 
 pub(crate) fn run(config: &Path, format: RecordsFormat, view: Option<&str>) -> u8 {
     let loaded = match load_file(config) {
@@ -58,20 +42,8 @@ pub(crate) fn run(config: &Path, format: RecordsFormat, view: Option<&str>) -> u
         }
     };
     let (rows, mapping) = match selected {
-        Some(view) => (rows(&view.mapping, Some(&view.name)), &view.mapping),
-        None => {
-            // The top level, then what each view serves differently.
-            let mut all = rows(&loaded.mapping, None);
-            let top_keys: HashSet<String> = all.iter().map(Row::key).collect();
-            for view in loaded.views.iter() {
-                let changed: Vec<Row> = rows(&view.mapping, Some(&view.name))
-                    .into_iter()
-                    .filter(|row| !top_keys.contains(&row.key()))
-                    .collect();
-                all.extend(changed);
-            }
-            (all, &loaded.mapping)
-        }
+        Some(view) => (mapping_rows(&view.mapping, Some(&view.name)), &view.mapping),
+        None => (file_rows(&loaded.mapping, &loaded.views), &loaded.mapping),
     };
     let output = match format {
         RecordsFormat::Table => table(rows),
@@ -89,76 +61,7 @@ pub(crate) fn run(config: &Path, format: RecordsFormat, view: Option<&str>) -> u
     EXIT_OK
 }
 
-fn soa_value(zone: &Zone, dot: &str) -> String {
-    let soa = &zone.soa;
-    format!(
-        "{}{dot} {}{dot} {} {} {} {} {}",
-        soa.mname, soa.rname, soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum
-    )
-}
-
-impl Row {
-    /// The record itself, whichever view serves it.
-    fn key(&self) -> String {
-        format!(
-            "{} {} {} {} {}",
-            self.zone, self.name, self.rtype, self.ttl, self.value
-        )
-    }
-}
-
-fn zone_rows(mapping: &Mapping, zone: &Zone, view: Option<&str>) -> Vec<Row> {
-    let apex = zone.apex.to_string();
-    let mut rows = vec![
-        Row {
-            zone: apex.clone(),
-            name: apex.clone(),
-            rtype: "SOA",
-            ttl: zone.soa.ttl,
-            value: soa_value(zone, ""),
-            view: view.map(str::to_owned),
-            source: "zone".into(),
-        },
-        Row {
-            zone: apex.clone(),
-            name: apex.clone(),
-            rtype: "NS",
-            ttl: NS_TTL,
-            value: zone.nameserver.to_string(),
-            view: view.map(str::to_owned),
-            source: "zone".into(),
-        },
-    ];
-    for mapped in mapping.names_in(zone) {
-        let addresses = mapped
-            .v4
-            .iter()
-            .map(|ip| ("A", ip.to_string()))
-            .chain(mapped.v6.iter().map(|ip| ("AAAA", ip.to_string())));
-        for (rtype, value) in addresses {
-            rows.push(Row {
-                zone: apex.clone(),
-                name: mapped.name.to_string(),
-                rtype,
-                ttl: zone.ttl,
-                value,
-                view: view.map(str::to_owned),
-                source: mapped.origin.to_string(),
-            });
-        }
-    }
-    rows
-}
-
-fn rows(mapping: &Mapping, view: Option<&str>) -> Vec<Row> {
-    mapping
-        .zones()
-        .iter()
-        .flat_map(|zone| zone_rows(mapping, zone, view))
-        .collect()
-}
-
-fn table(rows: Vec<Row>) -> String {
+fn table(rows: Vec<RecordRow>) -> String {
     let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     let value_width = rows.iter().map(|r| r.value.len()).max().unwrap_or(5).max(5);
     let mut out = String::new();

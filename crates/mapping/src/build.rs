@@ -367,10 +367,12 @@ fn assemble(
                 name,
                 addresses,
                 origin,
+                line,
                 ..
             } = record;
             let node = Node {
                 zone,
+                line: u32::try_from(line).unwrap_or(u32::MAX),
                 addresses: addresses.deduplicated(),
                 origin: Some(origin),
             };
@@ -398,6 +400,7 @@ fn assemble(
     for (name, zone) in between {
         let node = Node {
             zone,
+            line: 0,
             addresses: Addresses::None,
             origin: None,
         };

@@ -20,16 +20,19 @@
 //! - [`views`]: `[[view]]`s, the mappings other client networks see.
 //! - [`import`]: `az` CLI output and hosts files turned into a mapping file.
 
+pub mod advice;
 pub mod azure;
 mod build;
 mod diagnostic;
 pub mod diff;
 mod file;
 pub mod import;
+pub mod inventory;
 pub mod lookup;
 pub mod mapping;
 pub mod name;
 mod nodes;
+pub mod records;
 mod serial;
 pub mod settings;
 pub mod views;

@@ -129,6 +129,9 @@ impl fmt::Display for Origin {
 pub(crate) struct Node {
     /// Index of the zone in [`Mapping::zones`] (u32 keeps the node small).
     pub(crate) zone: u32,
+    /// The file line the name was declared on (0 for an empty non-terminal);
+    /// beside `zone`, it costs no space.
+    pub(crate) line: u32,
     pub(crate) addresses: Addresses,
     pub(crate) origin: Option<Origin>,
 }
@@ -233,6 +236,8 @@ pub struct NodeView<'m> {
     pub v4: &'m [Ipv4Addr],
     pub v6: &'m [Ipv6Addr],
     pub origin: Option<&'m Origin>,
+    /// The file line it was declared on; 0 for an empty non-terminal.
+    pub line: u32,
 }
 
 /// One mapped name, as listed by [`Mapping::names_in`].
@@ -242,6 +247,8 @@ pub struct MappedName<'m> {
     pub v4: &'m [Ipv4Addr],
     pub v6: &'m [Ipv6Addr],
     pub origin: &'m Origin,
+    /// The file line it was declared on.
+    pub line: u32,
 }
 
 /// Served zones and mapped names, ready for lookup.
@@ -306,6 +313,7 @@ impl Mapping {
                 v4: node.addresses.v4(),
                 v6: node.addresses.v6(),
                 origin: node.origin.as_ref(),
+                line: node.line,
             })
         })
     }
@@ -325,6 +333,7 @@ impl Mapping {
                     v4: node.addresses.v4(),
                     v6: node.addresses.v6(),
                     origin,
+                    line: node.line,
                 })
             })
             .collect();

@@ -150,6 +150,7 @@ mod tests {
     fn node(last: u8) -> Node {
         Node {
             zone: 0,
+            line: 1,
             addresses: Addresses::One(Ipv4Addr::new(10, 0, 0, last)),
             origin: Some(Origin::Records),
         }

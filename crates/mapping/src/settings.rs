@@ -41,8 +41,15 @@ pub struct ServerSettings {
     pub hostname: DomainName,
     /// Reload when the file changes.
     pub watch: bool,
-    /// Metrics and health endpoint.
+    /// Metrics, health, the status page and the API.
     pub http: Option<SocketAddr>,
+    /// Clients that may read the status page and `/api/v1/*` (they show
+    /// names and addresses); `/metrics`, `/healthz` and `/readyz` stay open
+    /// to whoever reaches `http`.
+    pub http_allow: Vec<IpNet>,
+    /// When set, the status page and `/api/v1/*` also need this token
+    /// (`Authorization: Bearer …`, or as a browser's Basic password).
+    pub http_token: Option<String>,
     /// One log event per response.
     pub query_log: bool,
     /// `/readyz` reports not ready while the last reload failed.
@@ -207,6 +214,14 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCA
 /// The default NS target.
 pub const DEFAULT_HOSTNAME: &str = "ns1.privatelink-dns.internal";
 
+/// Loopback only: the default HTTP allow-list.
+pub fn loopback() -> Vec<IpNet> {
+    vec![
+        IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8)),
+        IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128)),
+    ]
+}
+
 /// Loopback and private ranges: the default allow-list.
 pub fn default_allow() -> Vec<IpNet> {
     let v4 = |a, b, c, d, len| IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len));
@@ -230,6 +245,8 @@ impl Default for Settings {
                 hostname: DomainName::from_trusted(DEFAULT_HOSTNAME),
                 watch: true,
                 http: None,
+                http_allow: loopback(),
+                http_token: None,
                 query_log: false,
                 strict_readiness: false,
                 subnets: Vec::new(),

@@ -18,6 +18,7 @@ use crate::listen::tcp::TcpLimits;
 use crate::listen::{self, Bound, Running};
 use crate::observe::metrics::Metrics;
 use crate::observe::querylog::LogFormat;
+use crate::ops::api::Observed;
 use crate::ops::health::Health;
 use crate::ops::http::{self, HttpApp};
 use crate::ops::load::{LoadFailure, load_logged};
@@ -70,6 +71,7 @@ pub struct Server {
     http: Option<TcpListener>,
     health: Arc<Health>,
     watch: bool,
+    started: std::time::SystemTime,
 }
 
 impl Server {
@@ -84,7 +86,7 @@ impl Server {
         let loaded = match mapping_thread.run(move || load_logged(&path)) {
             Some(Ok(loaded)) => loaded,
             Some(Err(LoadFailure::Invalid { .. })) => return Err(ServeError::Invalid),
-            Some(Err(LoadFailure::Unreadable)) | None => {
+            Some(Err(LoadFailure::Unreadable { .. })) | None => {
                 return Err(ServeError::Io(format!("cannot read {}", config.display())));
             }
         };
@@ -124,6 +126,7 @@ impl Server {
         ));
         let store = Arc::new(MappingStore::new(snapshot));
         let reloader = Arc::new(Reloader::new(config.clone(), store.clone(), startup));
+        reloader.loaded_at_start(&store.snapshot());
         let engine = Arc::new(
             Engine::new(
                 store.clone(),
@@ -186,6 +189,7 @@ impl Server {
             http,
             health,
             watch: settings.watch,
+            started: std::time::SystemTime::now(),
         })
     }
 
@@ -228,7 +232,14 @@ impl Server {
             };
             let app = Arc::new(HttpApp {
                 registry: self.metrics.registry(Box::new(state)),
-                health: self.health.clone(),
+                observed: Observed {
+                    store: self.store.clone(),
+                    forwarder: self.forwarder.clone(),
+                    reloader: self.reloader.clone(),
+                    engine: self.engine.clone(),
+                    health: self.health.clone(),
+                    started: self.started,
+                },
             });
             if let Ok(address) = listener.local_addr() {
                 info!(transport = %"http", %address, "listening");

@@ -19,6 +19,23 @@ use crate::engine::access::AllowList;
 use crate::engine::prepared::PreparedZones;
 use crate::resolve::authoritative::ZoneRecords;
 
+/// `server.http_allow` and `server.http_token`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpAccess {
+    pub allow: AllowList,
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for HttpAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a secret: never in a log or a panic message.
+        f.debug_struct("HttpAccess")
+            .field("allow", &self.allow)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
 /// An immutable, complete view of the served configuration.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -35,12 +52,16 @@ pub struct Snapshot {
     pub sha256: String,
     /// Who may transfer the zones, and whom to notify of changes.
     pub transfers: Transfers,
+    /// Who may read the status page and the API.
+    pub http: HttpAccess,
     /// SOA/NS records per zone, in the order of `mapping.zones()`.
     zone_records: Vec<ZoneRecords>,
     /// Per-zone wire data for the engine's prepared answers.
     pub prepared: PreparedZones,
     /// The `[[view]]` this snapshot serves; `None` for the top level.
     pub view: Option<Arc<str>>,
+    /// The client networks of this view; empty for the top level.
+    pub clients: Vec<ipnet::IpNet>,
     /// 0 for the top level, the view's position + 1 for a view.
     view_index: u16,
     /// The views (top level only): complete snapshots of their own.
@@ -63,6 +84,7 @@ impl Snapshot {
                 let mut snapshot =
                     Self::serving(view.mapping, &loaded.settings, &loaded.sha256, generation)?;
                 snapshot.view = Some(view.name);
+                snapshot.clients = view.clients;
                 snapshot.view_index = view_index;
                 Ok(Arc::new(snapshot))
             })
@@ -100,8 +122,13 @@ impl Snapshot {
                 allow: AllowList::new(server.allow_transfer.clone()),
                 notify: server.notify.clone(),
             },
+            http: HttpAccess {
+                allow: AllowList::new(server.http_allow.clone()),
+                token: server.http_token.clone(),
+            },
             zone_records,
             view: None,
+            clients: Vec::new(),
             view_index: 0,
             views: Vec::new(),
             selector: ViewSelector::default(),

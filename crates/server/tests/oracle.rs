@@ -317,7 +317,6 @@ fn mapped_cached_and_chained_names_are_answered_by_the_prepared_side() {
         "www.example.com",
         "nx.example.com",
         "weacct01pod01ecs114.blob.core.windows.net",
-        "other.blob.core.windows.net",
     ] {
         for transport in [Transport::Udp, Transport::Tcp] {
             let query = Query::new(name, 1);
@@ -326,6 +325,16 @@ fn mapped_cached_and_chained_names_are_answered_by_the_prepared_side() {
                 .unwrap();
             assert!(prepared, "{name} over {transport:?}");
         }
+    }
+    // A chain into a name the mapping lacks is not kept in the memo, so
+    // that every ask is counted as a missing record (issue 14); it still
+    // gets the same bytes from both sides.
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let query = Query::new("other.blob.core.windows.net", 1);
+        let prepared = oracle
+            .compare(&query.wire(), &query.again().wire(), peer, transport)
+            .unwrap();
+        assert!(!prepared, "a missing chained name over {transport:?}");
     }
     // Apex SOA, ANY, a client outside the allow-list, and an odd label
     // take the reference path.

@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use super::fields::{domain_name, fallback, networks, required, socket_addrs};
+use toml::de::DeTable;
+
 use super::value::{Reader, Value, join};
-use crate::settings::{ForwardRule, Settings, UpstreamLimits};
+use crate::settings::{ForwardRule, ServerSettings, Settings, UpstreamLimits};
 
 pub(super) const RATE_LIMIT_KEYS: &[&str] =
     &["responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix"];
@@ -16,6 +18,9 @@ pub(super) const SERVER_KEYS: &[&str] = &[
     "hostname",
     "watch",
     "http",
+    "http_allow",
+    "http_token",
+    "http_token_file",
     "query_log",
     "strict_readiness",
     "subnets",
@@ -84,6 +89,10 @@ pub(super) fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: 
             .first()
             .copied();
     }
+    if let Some(value) = table.get("http_allow") {
+        server.http_allow = networks(reader, value, "server.http_allow");
+    }
+    read_http_token(reader, table, server);
     if let Some(value) = table.get("query_log")
         && let Some(on) = reader.boolean(value, "server.query_log")
     {
@@ -269,4 +278,72 @@ pub(super) fn read_zone_defaults(
     {
         settings.zones.fallback = fallback;
     }
+}
+
+/// Tokens shorter than this are easy to guess: `check` warns.
+const HTTP_TOKEN_MIN: usize = 16;
+
+/// `http_token`, or `http_token_file` (a file holding it, so that the
+/// secret need not live in the mapping file or its ConfigMap).
+fn read_http_token(reader: &mut Reader<'_>, table: &DeTable<'_>, server: &mut ServerSettings) {
+    let inline = table.get("http_token").map(|value| {
+        let token = reader.string(value, "server.http_token").map(str::to_owned);
+        (value, "server.http_token", token)
+    });
+    let from_file = table.get("http_token_file").map(|value| {
+        let token = reader
+            .string(value, "server.http_token_file")
+            .map(str::to_owned)
+            .and_then(|path| match std::fs::read_to_string(&path) {
+                Ok(text) => Some(text.trim().to_owned()),
+                Err(error) => {
+                    reader.error(
+                        value.span(),
+                        "server.http_token_file",
+                        format!("cannot read {path}: {error}"),
+                        Some("give the path of a file that holds the token".into()),
+                    );
+                    None
+                }
+            });
+        (value, "server.http_token_file", token)
+    });
+    let (value, field, token) = match (inline, from_file) {
+        (Some(_), Some((value, field, _))) => {
+            reader.error(
+                value.span(),
+                field,
+                "give server.http_token or server.http_token_file, not both",
+                None,
+            );
+            return;
+        }
+        (Some(found), None) | (None, Some(found)) => found,
+        (None, None) => return,
+    };
+    let Some(token) = token else { return };
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        reader.error(
+            value.span(),
+            field,
+            "the token must be printable ASCII without spaces, and not empty",
+            None,
+        );
+        return;
+    }
+    if token.len() < HTTP_TOKEN_MIN {
+        let line = reader.line(value.span());
+        reader.warning(
+            line,
+            field,
+            format!(
+                "the token has {} characters; anyone who guesses it reads the mapping",
+                token.len()
+            ),
+            Some(format!(
+                "use at least {HTTP_TOKEN_MIN}, e.g. from `openssl rand -hex 16`"
+            )),
+        );
+    }
+    server.http_token = Some(token);
 }

@@ -22,6 +22,7 @@ mod decode;
 pub(crate) mod memo;
 pub(crate) mod prepared;
 pub(crate) mod ratelimit;
+mod report;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use privatelink_mapping::QueryType;
 use tracing::debug;
 
 use crate::observe::metrics::Metrics;
+use crate::observe::missing::MissingLog;
 use crate::observe::querylog::{Asked, Event, LogFormat, QueryLog};
 use crate::reply::{self, Outcome, Reply};
 use crate::resolve::forward::Forwarder;
@@ -121,6 +123,7 @@ pub struct Engine {
     limiter: RateLimiter,
     memo: ResponseMemo,
     log: QueryLog,
+    missing: MissingLog,
     /// Off only in the oracle tests: every query takes the reference path.
     prepared: AtomicBool,
 }
@@ -143,6 +146,7 @@ impl Engine {
             metrics,
             limiter: RateLimiter::new(),
             memo: ResponseMemo::new(memo_bytes),
+            missing: MissingLog::new(),
             prepared: AtomicBool::new(true),
         })
     }
@@ -161,6 +165,16 @@ impl Engine {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The names asked for in served zones that the mapping lacks.
+    pub(crate) fn missing(&self) -> &MissingLog {
+        &self.missing
+    }
+
+    /// The last responses logged (the query log on).
+    pub(crate) fn log(&self) -> &QueryLog {
+        &self.log
     }
 
     /// Answers `received` into `out` when no upstream is needed.
@@ -240,7 +254,15 @@ impl Engine {
             limit,
             out,
         ) {
-            Served::Answered(outcome, rcode) => (outcome, rcode),
+            Served::Answered(outcome, rcode) => {
+                if outcome == Outcome::NxDomain
+                    && let Ok(name) = std::str::from_utf8(question.name())
+                {
+                    self.missing
+                        .nxdomain(snapshot, name, None, received.client.ip());
+                }
+                (outcome, rcode)
+            }
             Served::Declined => return Err(None),
             Served::Forwarded => {
                 let epoch = snapshot.memo_epoch();
@@ -328,6 +350,13 @@ impl Engine {
         out: &mut Vec<u8>,
     ) -> Step {
         let encoded = reply::encode(out, request, reply, client, received.transport);
+        if reply.outcome == Outcome::NxDomain
+            && let Some(query) = request.queries.queries().first()
+        {
+            let name = crate::wire::lookup_key(query.name());
+            self.missing
+                .nxdomain(snapshot, &name, None, received.client.ip());
+        }
         let asked = self.asked(snapshot, || Asked::decoded(request));
         Step::Respond(self.count(
             received,
@@ -336,70 +365,6 @@ impl Engine {
             encoded.rcode,
             reply.upstream,
         ))
-    }
-
-    /// Counts a response about to be sent and notes its query-log event.
-    fn count(
-        &self,
-        received: &Received<'_>,
-        asked: Option<Asked>,
-        outcome: Outcome,
-        rcode: ResponseCode,
-        upstream: Option<SocketAddr>,
-    ) -> Sent {
-        self.metrics.query(received.transport, outcome, rcode);
-        Sent {
-            event: asked.map(|asked| {
-                Box::new(Event {
-                    client: received.client,
-                    transport: received.transport,
-                    name: asked.name,
-                    qtype: asked.qtype,
-                    view: asked.view,
-                    outcome,
-                    rcode,
-                    upstream,
-                    latency: std::time::Duration::ZERO,
-                    at: std::time::SystemTime::now(),
-                })
-            }),
-            at: received.at,
-            prepared: false,
-        }
-    }
-
-    /// Whether responses from `snapshot` are logged.
-    fn logs(&self, snapshot: &Snapshot) -> bool {
-        snapshot.query_log && self.log.enabled()
-    }
-
-    /// The question for the query log, with the view that answers it, when
-    /// responses from `snapshot` are logged.
-    fn asked(&self, snapshot: &Snapshot, asked: impl FnOnce() -> Asked) -> Option<Asked> {
-        self.logs(snapshot).then(|| Asked {
-            view: snapshot.view.clone(),
-            ..asked()
-        })
-    }
-
-    /// A response was sent: its query-log event goes to the writer.
-    pub fn sent(&self, sent: Sent) {
-        if let Some(mut event) = sent.event {
-            event.latency = sent.at.elapsed();
-            self.log.submit(vec![*event]);
-        }
-    }
-
-    /// A batch of responses was sent: their events go to the writer at once.
-    pub fn sent_all(&self, sent: &mut Vec<Sent>) {
-        let mut events = Vec::new();
-        for sent in sent.drain(..) {
-            if let Some(mut event) = sent.event {
-                event.latency = sent.at.elapsed();
-                events.push(*event);
-            }
-        }
-        self.log.submit(events);
     }
 
     /// Answers a query that needed the upstreams, or sends a zone.
@@ -433,7 +398,13 @@ impl Engine {
                 .await;
                 let mut out = Vec::with_capacity(512);
                 let encoded = reply::encode(&mut out, &request, &reply, &client, transport);
-                if let (Some(key), Some(aging), false) = (memo, reply.aging, encoded.truncated) {
+                if let Some(private) = &reply.missing {
+                    self.missing
+                        .nxdomain(&snapshot, private, Some(&key), received.client.ip());
+                }
+                // A chain into a missing name is not kept: each ask is counted.
+                let keep = !encoded.truncated && reply.missing.is_none();
+                if let (Some(key), Some(aging), true) = (memo, reply.aging, keep) {
                     self.memo.insert(
                         key,
                         &out,

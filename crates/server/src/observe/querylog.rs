@@ -18,11 +18,12 @@
 
 mod format;
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use hickory_proto::op::ResponseCode;
@@ -47,6 +48,11 @@ const PIPE_BUF: usize = 4096;
 /// before it waits again: a sender then finds no waiting writer to wake, and
 /// under load the writer wakes once per interval, not once per event.
 const SETTLE: Duration = Duration::from_millis(2);
+/// The last responses kept for the status page.
+pub(crate) const RECENT: usize = 100;
+
+/// The last [`RECENT`] events written, newest last.
+type Recent = Arc<Mutex<VecDeque<Event>>>;
 
 /// How query-log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -82,6 +88,11 @@ impl EventName {
 
     fn wire(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The name in presentation form.
+    pub(crate) fn text(&self) -> String {
+        crate::wire::name_text(self.wire())
     }
 }
 
@@ -156,20 +167,24 @@ pub(crate) struct QueryLog {
     enabled: bool,
     /// Events are being dropped (said once in the log until they pass again).
     dropping: AtomicBool,
+    recent: Recent,
 }
 
 impl QueryLog {
     /// Starts the writer thread; it ends when the log is dropped.
     pub(crate) fn start(metrics: Arc<Metrics>, format: LogFormat) -> std::io::Result<Self> {
         let (events, receiver) = mpsc::sync_channel(BACKLOG);
+        let recent = Recent::default();
+        let kept = recent.clone();
         std::thread::Builder::new()
             .name("query-log".into())
-            .spawn(move || write_events(&receiver, format))?;
+            .spawn(move || write_events(&receiver, format, &kept))?;
         Ok(Self {
             events,
             metrics,
             enabled: tracing::enabled!(target: TARGET, Level::INFO),
             dropping: AtomicBool::new(false),
+            recent,
         })
     }
 
@@ -182,8 +197,18 @@ impl QueryLog {
             metrics,
             enabled: true,
             dropping: AtomicBool::new(false),
+            recent: Recent::default(),
         };
         (log, receiver)
+    }
+
+    /// The last responses written, newest first.
+    pub(crate) fn recent(&self) -> Vec<Event> {
+        let recent = match self.recent.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        recent.iter().rev().cloned().collect()
     }
 
     /// Whether events are written at all (the log filter may silence them).
@@ -220,7 +245,7 @@ impl QueryLog {
 
 /// Formats events into whole lines and writes them in chunks of at most
 /// [`PIPE_BUF`] bytes, waiting only when nothing is queued.
-fn write_events(events: &Receiver<Vec<Event>>, format: LogFormat) {
+fn write_events(events: &Receiver<Vec<Event>>, format: LogFormat, recent: &Recent) {
     let mut chunk = Vec::with_capacity(PIPE_BUF);
     let mut line = Vec::with_capacity(512);
     let mut clock = format::Clock::default();
@@ -237,6 +262,7 @@ fn write_events(events: &Receiver<Vec<Event>>, format: LogFormat) {
                 }
                 chunk.extend_from_slice(&line);
             }
+            keep_recent(recent, batch);
             next = events.try_recv().ok();
         }
         if !chunk.is_empty() {
@@ -245,6 +271,18 @@ fn write_events(events: &Receiver<Vec<Event>>, format: LogFormat) {
         }
         std::thread::sleep(SETTLE);
     }
+}
+
+/// Adds a written batch to the last [`RECENT`] events.
+fn keep_recent(recent: &Recent, batch: Vec<Event>) {
+    let mut recent = match recent.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let skip = batch.len().saturating_sub(RECENT);
+    recent.extend(batch.into_iter().skip(skip));
+    let over = recent.len().saturating_sub(RECENT);
+    recent.drain(..over);
 }
 
 #[cfg(test)]

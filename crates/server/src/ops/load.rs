@@ -5,13 +5,17 @@ use std::path::Path;
 use privatelink_mapping::{Diagnostic, LoadError, Loaded, load_file, load_str};
 use tracing::{error, warn};
 
+/// The errors of a rejected file kept for the status page.
+const ERRORS_KEPT: usize = 5;
+
 /// Why a file did not load (the problems are already logged).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LoadFailure {
     /// Missing, unreadable, or not UTF-8.
-    Unreadable,
-    /// Read, but invalid; `sha256` fingerprints the rejected content.
-    Invalid { sha256: String },
+    Unreadable { reason: String },
+    /// Read, but invalid; `sha256` fingerprints the rejected content,
+    /// `errors` are its first errors as `check` prints them.
+    Invalid { sha256: String, errors: Vec<String> },
 }
 
 /// Loads `path`, logging every problem with its file, line and field.
@@ -34,7 +38,9 @@ fn logged(path: &Path, result: Result<Loaded, LoadError>) -> Result<Loaded, Load
         }
         Err(error @ LoadError::Read { .. }) => {
             error!(file = %path.display(), %error, "cannot read the mapping file");
-            Err(LoadFailure::Unreadable)
+            Err(LoadFailure::Unreadable {
+                reason: error.to_string(),
+            })
         }
         Err(LoadError::Invalid {
             diagnostics,
@@ -44,7 +50,13 @@ fn logged(path: &Path, result: Result<Loaded, LoadError>) -> Result<Loaded, Load
             for diagnostic in &diagnostics {
                 log_diagnostic(diagnostic);
             }
-            Err(LoadFailure::Invalid { sha256 })
+            let errors = diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .take(ERRORS_KEPT)
+                .map(ToString::to_string)
+                .collect();
+            Err(LoadFailure::Invalid { sha256, errors })
         }
     }
 }

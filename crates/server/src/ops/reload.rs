@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use privatelink_mapping::{DomainName, Loaded, MappingDiff, read_file_text, sha256_hex};
 use tracing::{debug, error, info, warn};
 
+use super::history::{ReloadEvent, ReloadHistory};
 use super::load::{LoadFailure, load_logged, load_text_logged};
 use crate::store::{MappingStore, Snapshot};
 
@@ -126,6 +127,7 @@ pub(crate) struct Reloader {
     /// Serialises reloads; holds the hash of the last rejected content so
     /// that unrelated directory events do not log the same errors again.
     last_rejected: Mutex<Option<String>>,
+    history: ReloadHistory,
 }
 
 impl Reloader {
@@ -139,7 +141,21 @@ impl Reloader {
             unchanged: AtomicU64::new(0),
             last_failed: AtomicBool::new(false),
             last_rejected: Mutex::new(None),
+            history: ReloadHistory::default(),
         }
+    }
+
+    /// Tells the history of the first load.
+    pub(crate) fn loaded_at_start(&self, snapshot: &Snapshot) {
+        let mut event = ReloadEvent::new("start", "loaded", snapshot.generation);
+        event.sha256 = Some(snapshot.sha256.clone());
+        event.added = snapshot.mapping.name_count();
+        self.history.push(event);
+    }
+
+    /// The recent reloads, newest first.
+    pub(crate) fn history(&self) -> &ReloadHistory {
+        &self.history
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -216,10 +232,14 @@ impl Reloader {
         let mut loaded = match loaded {
             Ok(loaded) => loaded,
             Err(failure) => {
-                let hash = match failure {
-                    LoadFailure::Unreadable => None,
-                    LoadFailure::Invalid { sha256 } => Some(sha256),
+                let (hash, errors) = match failure {
+                    LoadFailure::Unreadable { reason } => (None, vec![reason]),
+                    LoadFailure::Invalid { sha256, errors } => (Some(sha256), errors),
                 };
+                let mut event = ReloadEvent::new(trigger.as_str(), "rejected", current.generation);
+                event.sha256.clone_from(&hash);
+                event.errors = errors;
+                self.history.push(event);
                 return self.reject(&mut last_rejected, hash, current.generation, trigger);
             }
         };
@@ -229,6 +249,10 @@ impl Reloader {
                 served_names = current.mapping.name_count(),
                 "the new file maps no names (a truncated write?)"
             );
+            let mut event = ReloadEvent::new(trigger.as_str(), "rejected", current.generation);
+            event.sha256 = Some(loaded.sha256.clone());
+            event.errors = vec!["the new file maps no names (a truncated write?)".into()];
+            self.history.push(event);
             return self.reject(
                 &mut last_rejected,
                 Some(loaded.sha256),
@@ -250,6 +274,10 @@ impl Reloader {
                     wait_s = super::settle::LARGE_REMOVAL_SETTLE.as_secs(),
                     "the changed file removes many names; applying it once it has stayed unchanged"
                 );
+                let mut event =
+                    ReloadEvent::new(trigger.as_str(), "held", current.generation).with_diff(&diff);
+                event.sha256 = Some(loaded.sha256.clone());
+                self.history.push(event);
                 return ReloadOutcome::Held {
                     sha256: loaded.sha256,
                 };
@@ -303,6 +331,9 @@ impl Reloader {
             elapsed_ms = started.elapsed().as_millis(),
             "mapping reloaded"
         );
+        let mut event = ReloadEvent::new(trigger.as_str(), "applied", generation).with_diff(&diff);
+        event.sha256 = Some(sha256);
+        self.history.push(event);
         if !diff.added.is_empty() {
             debug!(names = ?diff.added, "names added");
         }

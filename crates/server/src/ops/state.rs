@@ -195,6 +195,51 @@ fn encode_forwarding(encoder: &mut DescriptorEncoder<'_>, forwarder: &Forwarder)
     )
 }
 
+/// An info metric: `<name>_info{labels} 1`.
+fn info(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    labels: &[(&str, &str)],
+) -> fmt::Result {
+    let labels: Vec<(String, String)> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let metric = prometheus_client::metrics::info::Info::new(labels);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+/// `process_*`, as Prometheus' own clients name them.
+fn encode_process(encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
+    let reading = super::process::read();
+    gauge(
+        encoder,
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes",
+        as_i64(reading.resident_bytes),
+    )?;
+    let cpu = ConstCounter::new(reading.cpu_seconds);
+    cpu.encode(encoder.encode_descriptor(
+        "process_cpu_seconds",
+        "Total user and system CPU time spent in seconds",
+        None,
+        cpu.metric_type(),
+    )?)?;
+    gauge(
+        encoder,
+        "process_open_fds",
+        "Number of open file descriptors",
+        as_i64(reading.open_fds),
+    )?;
+    gauge(
+        encoder,
+        "process_start_time_seconds",
+        "Start time of the process since the Unix epoch in seconds",
+        as_i64(reading.start_time_seconds),
+    )
+}
+
 fn as_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -250,6 +295,27 @@ impl Collector for StateCollector {
         encode_forwarding(&mut encoder, &self.forwarder)?;
 
         let snapshot = self.store.snapshot();
+        let now = tokio::time::Instant::now();
+        let mut configured: Vec<std::net::SocketAddr> = snapshot.forward.upstreams.clone();
+        for rule in &snapshot.forward.rules {
+            configured.extend(&rule.upstreams);
+        }
+        configured.sort();
+        configured.dedup();
+        let up: Vec<(String, i64)> = configured
+            .iter()
+            .map(|&upstream| {
+                let down = self.forwarder.pool().report(upstream, now).down;
+                (upstream.to_string(), i64::from(!down))
+            })
+            .collect();
+        per_upstream(
+            &mut encoder,
+            "upstream_up",
+            "0 while a configured upstream is in its back-off after failing (asked last), else 1",
+            MetricType::Gauge,
+            &up,
+        )?;
         gauge(
             &mut encoder,
             "mapping_generation",
@@ -310,6 +376,31 @@ impl Collector for StateCollector {
             "1 when /readyz reports ready",
             i64::from(self.health.ready().is_ok()),
         )?;
-        Ok(())
+        let missing = self.engine.missing();
+        gauge(
+            &mut encoder,
+            "missing_names",
+            "Names asked for in served zones that the mapping lacks, held for /api/v1/missing",
+            as_i64(u64::try_from(missing.len()).unwrap_or(u64::MAX)),
+        )?;
+        counter(
+            &mut encoder,
+            "missing_names_seen",
+            "Distinct names asked for in served zones that the mapping lacked (NXDOMAIN), since start-up",
+            missing.seen_total(),
+        )?;
+        info(
+            &mut encoder,
+            "build",
+            "The running version",
+            &[("version", env!("CARGO_PKG_VERSION"))],
+        )?;
+        info(
+            &mut encoder,
+            "mapping_sha256",
+            "SHA-256 of the mapping file in service (compare with sha256sum)",
+            &[("sha256", snapshot.sha256.as_str())],
+        )?;
+        encode_process(&mut encoder)
     }
 }

@@ -91,6 +91,9 @@ pub(crate) struct Reply {
     /// Set when the reply was built from the answer cache alone, so that a
     /// UDP response to it may be sent again (see [`crate::memo`]).
     pub(crate) aging: Option<Aging>,
+    /// A forwarded chain ended at this name in a served zone, which the
+    /// mapping lacks (NXDOMAIN): a missing record to tell the operator of.
+    pub(crate) missing: Option<Box<str>>,
 }
 
 /// Which records of a reply built from the cache age with time: the first
@@ -121,6 +124,7 @@ impl Reply {
             upstream: None,
             truncated: false,
             aging: None,
+            missing: None,
         }
     }
 
@@ -151,6 +155,7 @@ impl Reply {
             upstream: None,
             truncated: false,
             aging: None,
+            missing: None,
         }
     }
 
@@ -176,6 +181,7 @@ impl Reply {
             upstream,
             truncated: false,
             aging: None,
+            missing: None,
         }
     }
 
@@ -201,6 +207,7 @@ impl Reply {
             upstream,
             truncated: false,
             aging: None,
+            missing: None,
         }
     }
 }

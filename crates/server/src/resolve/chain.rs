@@ -92,6 +92,9 @@ pub(crate) fn complete(
                 authorities: 0,
                 since,
             });
+            if matches!(lookup, Lookup::NxDomain { .. }) {
+                reply.missing = Some(key.into());
+            }
             return reply;
         }
     }

@@ -43,6 +43,19 @@ struct Health {
     last_warning: Option<Instant>,
 }
 
+/// One upstream's health, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HealthReport {
+    /// Asked at least once since start-up.
+    pub asked: bool,
+    /// In its back-off period: asked last.
+    pub down: bool,
+    pub srtt: Option<Duration>,
+    pub consecutive_failures: u32,
+    /// Failing, without an answer in between, for this long.
+    pub failing_for: Option<Duration>,
+}
+
 /// Health of every upstream this process has asked. A std mutex: it is
 /// held for a few comparisons and never across an await.
 #[derive(Debug, Default)]
@@ -124,6 +137,22 @@ impl UpstreamPool {
                 }
             }
             backoff
+        })
+    }
+
+    /// What is known of `upstream`'s health now, for the status page.
+    pub(crate) fn report(&self, upstream: SocketAddr, now: Instant) -> HealthReport {
+        self.with(|health| {
+            let h = health.get(&upstream).copied().unwrap_or_default();
+            HealthReport {
+                asked: health.contains_key(&upstream),
+                down: h.down_until.is_some_and(|until| until > now),
+                srtt: h.srtt,
+                consecutive_failures: h.consecutive_failures,
+                failing_for: h
+                    .failing_since
+                    .map(|since| now.saturating_duration_since(since)),
+            }
         })
     }
 
