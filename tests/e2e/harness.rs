@@ -232,14 +232,37 @@ pub fn series(page: &str, name_and_labels: &str) -> Option<f64> {
 
 /// A plain HTTP/1.1 GET; returns the status code and the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (status, _, body) = get(addr, path, None, None);
+    (status, body)
+}
+
+/// A GET with an optional `Authorization` value, from an optional loopback
+/// source address; returns the status code, the head and the body.
+pub fn get(
+    addr: SocketAddr,
+    path: &str,
+    auth: Option<&str>,
+    source: Option<&str>,
+) -> (u16, String, String) {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let mut stream: std::net::TcpStream = match source {
+        None => std::net::TcpStream::connect(addr).expect("connect"),
+        Some(source) => {
+            let socket =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            let source: SocketAddr = format!("{source}:0").parse().unwrap();
+            socket.bind(&source.into()).unwrap();
+            socket.connect(&addr.into()).unwrap();
+            socket.into()
+        }
+    };
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
+    let auth = auth.map_or_else(String::new, |a| format!("Authorization: {a}\r\n"));
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n"
     )
     .expect("write");
     let mut response = String::new();
@@ -249,11 +272,8 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .expect("status");
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (status, head.to_owned(), body.to_owned())
 }
 
 /// Runs the binary to completion; returns (exit code, stdout, stderr).

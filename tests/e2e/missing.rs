@@ -1,9 +1,9 @@
 //! Missing records seen from traffic (issue 14): listed with their advice,
 //! pasted back in, bounded under a flood; the HTTP allow-list and token.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+
+use base64::Engine as _;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::base_config;
 use crate::client::{self, a_records};
 use crate::fake_upstream::{FakeUpstream, Table};
-use crate::harness::{self, TestServer};
+use crate::harness::{self, TestServer, get};
 
 /// A data account Azure Backup added after the first backup, reached by
 /// its public name, and one asked for by its private name.
@@ -41,44 +41,6 @@ fn with_http(config: &str, extra: &str) -> String {
         &format!("[server]\nhttp = \"127.0.0.1:0\"\n{extra}"),
         1,
     )
-}
-
-/// A GET with optional `Authorization`, from an optional loopback source.
-pub fn get(
-    addr: SocketAddr,
-    path: &str,
-    auth: Option<&str>,
-    source: Option<&str>,
-) -> (u16, String, String) {
-    let mut stream = match source {
-        None => TcpStream::connect(addr).unwrap(),
-        Some(source) => {
-            let socket =
-                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-            let source: SocketAddr = format!("{source}:0").parse().unwrap();
-            socket.bind(&source.into()).unwrap();
-            socket.connect(&addr.into()).unwrap();
-            socket.into()
-        }
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let auth = auth.map_or_else(String::new, |a| format!("Authorization: {a}\r\n"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    (status, head.to_owned(), body.to_owned())
 }
 
 fn missing(server: &TestServer) -> Vec<Value> {
@@ -280,7 +242,10 @@ fn the_page_and_the_api_need_the_allow_list_and_the_token() {
         assert_eq!(status, 200, "{path}");
     }
     // A browser's Basic prompt: any user, the token as the password.
-    let basic = format!("Basic {}", base64_of(&format!("ops:{token}")));
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("ops:{token}"))
+    );
     let (status, head, body) = get(http, "/", Some(&basic), Some("127.0.0.2"));
     assert_eq!(status, 200);
     assert!(head.contains("text/html"));
@@ -293,27 +258,6 @@ fn the_page_and_the_api_need_the_allow_list_and_the_token() {
     let (code, _, stderr) = harness::run(&["status", "--http", &http.to_string()]);
     assert_eq!(code, 2);
     assert!(stderr.contains("403"), "{stderr}");
-}
-
-fn base64_of(text: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in text.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[test]

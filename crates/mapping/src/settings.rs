@@ -150,6 +150,24 @@ pub struct Route<'a> {
 }
 
 impl ForwardSettings {
+    /// Every configured upstream once, in the order first named, with what
+    /// it serves: `default`, and the suffix of each rule that names it.
+    pub fn upstream_routes(&self) -> Vec<(SocketAddr, Vec<String>)> {
+        let mut routes: Vec<(SocketAddr, Vec<String>)> = Vec::new();
+        let named = self.upstreams.iter().map(|&u| (u, "default".to_owned()));
+        let by_rules = self
+            .rules
+            .iter()
+            .flat_map(|rule| rule.upstreams.iter().map(|&u| (u, rule.suffix.to_string())));
+        for (address, route) in named.chain(by_rules) {
+            match routes.iter_mut().find(|(a, _)| *a == address) {
+                Some((_, list)) => list.push(route),
+                None => routes.push((address, vec![route])),
+            }
+        }
+        routes
+    }
+
     /// The upstreams for a lower-case query name (trailing dot optional):
     /// the rule with the longest matching suffix, else the defaults.
     pub fn route(&self, qname: &str) -> Route<'_> {

@@ -85,11 +85,6 @@ impl<'m> Advisor<'m> {
         }
     }
 
-    /// The vaults of the mapping, as the advice sees them.
-    pub fn vaults(&self) -> &[VaultSummary] {
-        &self.vaults
-    }
-
     /// Advice for `name`, as [`advise`] gives it.
     pub fn advise(&self, name: &str, view: Option<&str>) -> Advice {
         let name = name.strip_suffix('.').unwrap_or(name);

@@ -350,12 +350,9 @@ impl Engine {
         out: &mut Vec<u8>,
     ) -> Step {
         let encoded = reply::encode(out, request, reply, client, received.transport);
-        if reply.outcome == Outcome::NxDomain
-            && let Some(query) = request.queries.queries().first()
-        {
-            let name = crate::wire::lookup_key(query.name());
+        if let Some(name) = &reply.missing {
             self.missing
-                .nxdomain(snapshot, &name, None, received.client.ip());
+                .nxdomain(snapshot, name, None, received.client.ip());
         }
         let asked = self.asked(snapshot, || Asked::decoded(request));
         Step::Respond(self.count(

@@ -60,10 +60,16 @@ struct Seen {
 struct Table {
     /// By view (`None`: the top level), then by name.
     names: HashMap<Option<Arc<str>>, HashMap<Box<str>, Seen>>,
-    len: usize,
     window_start: Option<Instant>,
     told_in_window: u32,
     untold: u64,
+}
+
+impl Table {
+    /// Names held, over every view (a handful of maps).
+    fn len(&self) -> usize {
+        self.names.values().map(HashMap::len).sum()
+    }
 }
 
 /// What one question for a missing name says.
@@ -128,10 +134,9 @@ impl MissingLog {
                 clients: vec![asked.client],
             },
         );
-        table.len += 1;
         self.seen_total.fetch_add(1, Ordering::Relaxed);
         tell(table, &asked, name);
-        if table.len >= TABLE_MAX {
+        if table.len() >= TABLE_MAX {
             prune(table);
         }
     }
@@ -188,18 +193,14 @@ impl MissingLog {
     /// Forgets the names `mapped` says are served now (after a reload).
     pub(crate) fn forget(&self, mapped: impl Fn(Option<&str>, &str) -> bool) {
         let mut table = self.lock();
-        let mut removed = 0;
         for (view, names) in &mut table.names {
-            let before = names.len();
             names.retain(|name, _| !mapped(view.as_deref(), name));
-            removed += before - names.len();
         }
-        table.len -= removed;
     }
 
     /// Names held now.
     pub(crate) fn len(&self) -> usize {
-        self.lock().len
+        self.lock().len()
     }
 
     /// Distinct names recorded since start-up.
@@ -261,7 +262,6 @@ fn prune(table: &mut Table) {
         });
     }
     table.names.retain(|_, names| !names.is_empty());
-    table.len = kept;
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! cost 17 µs of server CPU per query (0.66× Knot DNS); see bench/README.md
 //! for what it costs now.
 
-mod format;
+pub(crate) mod format;
 
 use std::collections::VecDeque;
 use std::io::Write;

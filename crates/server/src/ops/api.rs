@@ -170,20 +170,7 @@ fn zone_status(mapping: &Mapping) -> Vec<ZoneStatus> {
 }
 
 fn upstreams(observed: &Observed, snapshot: &Snapshot) -> Vec<UpstreamStatus> {
-    let mut routes: Vec<(SocketAddr, Vec<String>)> = Vec::new();
-    let mut add =
-        |address: SocketAddr, route: String| match routes.iter_mut().find(|(a, _)| *a == address) {
-            Some((_, list)) => list.push(route),
-            None => routes.push((address, vec![route])),
-        };
-    for &address in &snapshot.forward.upstreams {
-        add(address, "default".into());
-    }
-    for rule in &snapshot.forward.rules {
-        for &address in &rule.upstreams {
-            add(address, rule.suffix.to_string());
-        }
-    }
+    let routes = snapshot.forward.upstream_routes();
     let now = tokio::time::Instant::now();
     let budgets = observed.forwarder.budgets().all();
     routes
@@ -272,7 +259,7 @@ pub(crate) fn status(observed: &Observed) -> Status {
             loaded_at: unix(snapshot.loaded_at),
             names: snapshot.mapping.name_count(),
             zones: zone_status(&snapshot.mapping),
-            vaults: Advisor::new(&snapshot.mapping).vaults().to_vec(),
+            vaults: privatelink_mapping::inventory::vaults(&snapshot.mapping),
         },
         last_reload: history.first().cloned(),
         reloads: ReloadStatus {

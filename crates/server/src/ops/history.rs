@@ -40,7 +40,12 @@ pub(crate) struct ReloadEvent {
 }
 
 impl ReloadEvent {
-    pub(crate) fn new(trigger: &'static str, result: &'static str, generation: u64) -> Self {
+    pub(crate) fn new(
+        trigger: &'static str,
+        result: &'static str,
+        generation: u64,
+        sha256: Option<String>,
+    ) -> Self {
         Self {
             at: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -48,7 +53,7 @@ impl ReloadEvent {
             trigger,
             result,
             generation,
-            sha256: None,
+            sha256,
             added: 0,
             removed: 0,
             changed: 0,

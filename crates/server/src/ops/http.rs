@@ -63,8 +63,8 @@ impl HttpApp {
                 ),
             },
             "/" | "/api/v1/status" | "/api/v1/missing" | "/api/v1/records" => {
-                let access = self.observed.store.snapshot().http.clone();
-                if let Some(refusal) = refusal(&access, request, peer) {
+                let snapshot = self.observed.store.snapshot();
+                if let Some(refusal) = refusal(&snapshot.http, request, peer) {
                     return refusal;
                 }
                 match path {

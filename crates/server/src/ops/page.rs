@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::api::{MissingRecord, Status};
+use crate::observe::querylog::format::civil_from_days;
 
 /// How often the page reloads itself.
 const REFRESH_S: u32 = 30;
@@ -46,16 +47,7 @@ fn esc(text: &str) -> String {
 fn when(unix: u64) -> String {
     let days = i64::try_from(unix / 86_400).unwrap_or(0);
     let secs = unix % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
         secs / 3600,

@@ -13,7 +13,7 @@ pub(crate) struct ProcessReading {
 
 /// Clock ticks per second of `/proc/self/stat`'s times: USER_HZ, 100 on
 /// every Linux architecture that matters here.
-const USER_HZ: f64 = 100.0;
+const USER_HZ: u64 = 100;
 const PAGE_SIZE: u64 = 4096;
 
 pub(crate) fn read() -> ProcessReading {
@@ -26,14 +26,14 @@ pub(crate) fn read() -> ProcessReading {
             // rest[0] is field 3 (state): utime 14, stime 15, starttime 22, rss 24.
             if let (Some(utime), Some(stime)) = (field(11), field(12)) {
                 #[allow(clippy::cast_precision_loss)]
-                let ticks = (utime + stime) as f64;
-                reading.cpu_seconds = ticks / USER_HZ;
+                let seconds = (utime + stime) as f64 / USER_HZ as f64;
+                reading.cpu_seconds = seconds;
             }
             if let Some(rss) = field(21) {
                 reading.resident_bytes = rss * PAGE_SIZE;
             }
             if let (Some(start), Some(boot)) = (field(19), boot_time()) {
-                reading.start_time_seconds = boot + start / 100;
+                reading.start_time_seconds = boot + start / USER_HZ;
             }
         }
     }

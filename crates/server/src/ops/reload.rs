@@ -86,6 +86,14 @@ pub(crate) enum ReloadOutcome {
     Held { sha256: String },
 }
 
+/// Why a reload was rejected: the content's hash (none when unreadable)
+/// and the first errors, for the history.
+#[derive(Debug)]
+struct Rejected {
+    hash: Option<String>,
+    errors: Vec<String>,
+}
+
 /// Settings fixed for the life of the process; a reload that changes them
 /// reports that a restart is needed and applies the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,8 +155,12 @@ impl Reloader {
 
     /// Tells the history of the first load.
     pub(crate) fn loaded_at_start(&self, snapshot: &Snapshot) {
-        let mut event = ReloadEvent::new("start", "loaded", snapshot.generation);
-        event.sha256 = Some(snapshot.sha256.clone());
+        let mut event = ReloadEvent::new(
+            "start",
+            "loaded",
+            snapshot.generation,
+            Some(snapshot.sha256.clone()),
+        );
         event.added = snapshot.mapping.name_count();
         self.history.push(event);
     }
@@ -236,11 +248,8 @@ impl Reloader {
                     LoadFailure::Unreadable { reason } => (None, vec![reason]),
                     LoadFailure::Invalid { sha256, errors } => (Some(sha256), errors),
                 };
-                let mut event = ReloadEvent::new(trigger.as_str(), "rejected", current.generation);
-                event.sha256.clone_from(&hash);
-                event.errors = errors;
-                self.history.push(event);
-                return self.reject(&mut last_rejected, hash, current.generation, trigger);
+                let rejected = Rejected { hash, errors };
+                return self.reject(&mut last_rejected, rejected, current.generation, trigger);
             }
         };
         if loaded.mapping.is_empty() && !current.mapping.is_empty() {
@@ -249,16 +258,11 @@ impl Reloader {
                 served_names = current.mapping.name_count(),
                 "the new file maps no names (a truncated write?)"
             );
-            let mut event = ReloadEvent::new(trigger.as_str(), "rejected", current.generation);
-            event.sha256 = Some(loaded.sha256.clone());
-            event.errors = vec!["the new file maps no names (a truncated write?)".into()];
-            self.history.push(event);
-            return self.reject(
-                &mut last_rejected,
-                Some(loaded.sha256),
-                current.generation,
-                trigger,
-            );
+            let rejected = Rejected {
+                hash: Some(loaded.sha256),
+                errors: vec!["the new file maps no names (a truncated write?)".into()],
+            };
+            return self.reject(&mut last_rejected, rejected, current.generation, trigger);
         }
         let diff = current.mapping.diff(&loaded.mapping);
         let served = current.mapping.name_count();
@@ -274,10 +278,15 @@ impl Reloader {
                     wait_s = super::settle::LARGE_REMOVAL_SETTLE.as_secs(),
                     "the changed file removes many names; applying it once it has stayed unchanged"
                 );
-                let mut event =
-                    ReloadEvent::new(trigger.as_str(), "held", current.generation).with_diff(&diff);
-                event.sha256 = Some(loaded.sha256.clone());
-                self.history.push(event);
+                self.history.push(
+                    ReloadEvent::new(
+                        trigger.as_str(),
+                        "held",
+                        current.generation,
+                        Some(loaded.sha256.clone()),
+                    )
+                    .with_diff(&diff),
+                );
                 return ReloadOutcome::Held {
                     sha256: loaded.sha256,
                 };
@@ -302,12 +311,11 @@ impl Reloader {
             Ok(snapshot) => snapshot,
             Err(error) => {
                 error!(%error, "cannot prepare the zones");
-                return self.reject(
-                    &mut last_rejected,
-                    Some(sha256),
-                    current.generation,
-                    trigger,
-                );
+                let rejected = Rejected {
+                    hash: Some(sha256),
+                    errors: vec![format!("cannot prepare the zones: {error}")],
+                };
+                return self.reject(&mut last_rejected, rejected, current.generation, trigger);
             }
         };
         let (names, zones) = (
@@ -331,9 +339,10 @@ impl Reloader {
             elapsed_ms = started.elapsed().as_millis(),
             "mapping reloaded"
         );
-        let mut event = ReloadEvent::new(trigger.as_str(), "applied", generation).with_diff(&diff);
-        event.sha256 = Some(sha256);
-        self.history.push(event);
+        self.history.push(
+            ReloadEvent::new(trigger.as_str(), "applied", generation, Some(sha256))
+                .with_diff(&diff),
+        );
         if !diff.added.is_empty() {
             debug!(names = ?diff.added, "names added");
         }
@@ -350,16 +359,20 @@ impl Reloader {
         }
     }
 
+    /// Keeps the mapping in service; says so in the log and the history.
     fn reject(
         &self,
         last_rejected: &mut Option<String>,
-        hash: Option<String>,
+        rejected: Rejected,
         kept: u64,
         trigger: Trigger,
     ) -> ReloadOutcome {
         let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
         self.last_failed.store(true, Ordering::Relaxed);
-        *last_rejected = hash;
+        let mut event = ReloadEvent::new(trigger.as_str(), "rejected", kept, rejected.hash.clone());
+        event.errors = rejected.errors;
+        self.history.push(event);
+        *last_rejected = rejected.hash;
         warn!(
             file = %self.path.display(),
             trigger = %trigger.as_str(),

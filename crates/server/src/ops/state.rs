@@ -296,15 +296,11 @@ impl Collector for StateCollector {
 
         let snapshot = self.store.snapshot();
         let now = tokio::time::Instant::now();
-        let mut configured: Vec<std::net::SocketAddr> = snapshot.forward.upstreams.clone();
-        for rule in &snapshot.forward.rules {
-            configured.extend(&rule.upstreams);
-        }
-        configured.sort();
-        configured.dedup();
-        let up: Vec<(String, i64)> = configured
-            .iter()
-            .map(|&upstream| {
+        let up: Vec<(String, i64)> = snapshot
+            .forward
+            .upstream_routes()
+            .into_iter()
+            .map(|(upstream, _)| {
                 let down = self.forwarder.pool().report(upstream, now).down;
                 (upstream.to_string(), i64::from(!down))
             })

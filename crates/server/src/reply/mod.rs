@@ -91,8 +91,9 @@ pub(crate) struct Reply {
     /// Set when the reply was built from the answer cache alone, so that a
     /// UDP response to it may be sent again (see [`crate::memo`]).
     pub(crate) aging: Option<Aging>,
-    /// A forwarded chain ended at this name in a served zone, which the
-    /// mapping lacks (NXDOMAIN): a missing record to tell the operator of.
+    /// The name in a served zone that the mapping lacks (NXDOMAIN), asked
+    /// directly or reached through a forwarded chain: a missing record to
+    /// tell the operator of.
     pub(crate) missing: Option<Box<str>>,
 }
 

@@ -129,12 +129,14 @@ pub(crate) fn authoritative(lookup: &Lookup<'_>, owner: &Name, zone: &ZoneRecord
             vec![negative_soa(served)],
         ),
         Lookup::NxDomain { zone: served } | Lookup::Fallback { zone: served } => {
-            Reply::authoritative(
+            let mut reply = Reply::authoritative(
                 Outcome::NxDomain,
                 ResponseCode::NXDomain,
                 Vec::new(),
                 vec![negative_soa(served)],
-            )
+            );
+            reply.missing = Some(crate::wire::lookup_key(owner).into());
+            reply
         }
         Lookup::NotServed => Reply::error(Outcome::ServFail, ResponseCode::ServFail),
     }

@@ -87,14 +87,12 @@ pub(crate) fn complete(
                 local.authorities,
                 upstream,
             );
+            reply.missing = local.missing;
             reply.aging = aged_at.map(|since| Aging {
                 answers: from_cache,
                 authorities: 0,
                 since,
             });
-            if matches!(lookup, Lookup::NxDomain { .. }) {
-                reply.missing = Some(key.into());
-            }
             return reply;
         }
     }
