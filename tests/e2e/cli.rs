@@ -45,7 +45,7 @@ fn check_reports_every_problem_with_its_line_and_exits_1() {
             "{file}:15: records.\"b.privatelink.blob.core.windows.net.\": b.privatelink.blob.core.windows.net is mapped to 10.0.0.2 here but to 10.0.0.1 at line 14"
         ),
         format!(
-            "{file}:16: records.\"acct.blob.core.windows.net\": acct.blob.core.windows.net is under no served zone (private endpoint names carry `.privatelink.`: acct.privatelink.blob.core.windows.net)"
+            "{file}:16: records.\"acct.blob.core.windows.net\": acct.blob.core.windows.net is under no served zone (acct.blob.core.windows.net is a public name (Storage account, Managed Disks, Elastic SAN); Azure CNAMEs it to acct.privatelink.blob.core.windows.net: map that name)"
         ),
     ] {
         assert!(

@@ -19,6 +19,9 @@ mod harness;
 mod budget;
 /// The answer cache: hits, TTLs, negative answers, serve-stale.
 mod cache;
+/// The Azure zone catalogue (issue 15): imports that keep every name, Site
+/// Recovery vaults, public zones refused, twins synthesised offline.
+mod catalogue;
 /// Public → privatelink CNAME chains completed locally; offline synthesis.
 mod chain;
 /// `check`, `records`, `serve` exit codes and signals.

@@ -69,6 +69,15 @@ pub(crate) enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Print the built-in catalogue of Azure Private Link zones, with each
+    /// zone's service, public twins and status on Microsoft's list.
+    Zones {
+        /// Only this cloud's zones.
+        #[arg(long, value_enum)]
+        cloud: Option<CloudArg>,
+        #[arg(long, value_enum, default_value_t = ZonesFormat::Table)]
+        format: ZonesFormat,
+    },
     /// Print every record the file would serve.
     Records {
         #[arg(long, short)]
@@ -87,13 +96,35 @@ pub(crate) enum Command {
 pub(crate) enum ImportSource {
     /// JSON from `az network private-endpoint show|list`, `az network
     /// private-endpoint dns-zone-group show|list` or `az network private-dns
-    /// record-set a list`, in any mix.
+    /// record-set a list`, in any mix; `-` reads standard input (pipe `az`
+    /// straight in).
     AzureCli {
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
-    /// A hosts file (`ADDRESS NAME…` lines).
-    Hosts { file: PathBuf },
+    /// A hosts file (`ADDRESS NAME…` lines); `-` reads standard input.
+    Hosts {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CloudArg {
+    /// Azure public cloud.
+    Public,
+    /// Azure Government.
+    Usgov,
+    /// Azure operated by 21Vianet.
+    China,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ZonesFormat {
+    /// One line per zone: cloud, zone, status, twins, service.
+    Table,
+    /// An array of {cloud, zone, twins, status, service, subresources}.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

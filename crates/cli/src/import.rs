@@ -2,10 +2,30 @@
 
 use std::path::Path;
 
-use privatelink_mapping::import::{self, Found, ImportError, Input, Network};
+use std::io::Read as _;
+
+use privatelink_mapping::import::{self, Found, ImportError, Network, Skipped};
 
 use crate::args::ImportSource;
 use crate::{EXIT_INVALID, EXIT_IO, EXIT_OK};
+
+/// A file's name (as comments show it) and text; `-` is standard input.
+fn read(path: &Path) -> Result<(String, String), ImportError> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        return std::io::stdin()
+            .read_to_string(&mut text)
+            .map(|_| ("stdin".to_owned(), text))
+            .map_err(|source| ImportError::Read {
+                file: "stdin".to_owned(),
+                source,
+            });
+    }
+    let file = path.display().to_string();
+    std::fs::read_to_string(path)
+        .map(|text| (file.clone(), text))
+        .map_err(|source| ImportError::Read { file, source })
+}
 
 pub(crate) fn run(source: &ImportSource) -> u8 {
     let (command, files): (&str, Vec<&Path>) = match source {
@@ -16,32 +36,35 @@ pub(crate) fn run(source: &ImportSource) -> u8 {
     };
     let mut found: Vec<Found> = Vec::new();
     let mut networks: Vec<Network> = Vec::new();
+    let mut skipped: Vec<Skipped> = Vec::new();
     for path in &files {
-        let file = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(source) => {
-                eprintln!("privatelink-dns: {}", ImportError::Read { file, source });
+        let (file, text) = match read(path) {
+            Ok(read) => read,
+            Err(error) => {
+                eprintln!("privatelink-dns: {error}");
                 return EXIT_IO;
             }
         };
         let input = match source {
             ImportSource::AzureCli { .. } => import::azure_cli::read_all(&file, &text),
-            ImportSource::Hosts { .. } => Ok(Input {
-                found: import::hosts::read(&file, &text),
-                networks: Vec::new(),
-            }),
+            ImportSource::Hosts { .. } => Ok(import::hosts::read_all(&file, &text)),
         };
         match input {
             Ok(input) => {
                 found.extend(input.found);
                 networks.extend(input.networks);
+                skipped.extend(input.skipped);
             }
             Err(error) => {
                 eprintln!("privatelink-dns: {error}");
                 return EXIT_INVALID;
             }
         }
+    }
+    // Nothing is dropped silently: each name left out is a warning here and
+    // a comment in the output.
+    for item in &skipped {
+        eprintln!("privatelink-dns: warning: not imported: {item}");
     }
     let listed: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let distinct: std::collections::HashSet<&str> = found.iter().map(|f| f.name.as_str()).collect();
@@ -56,6 +79,8 @@ pub(crate) fn run(source: &ImportSource) -> u8 {
         ),
         "and run `privatelink-dns check` on the result.".to_owned(),
     ];
+    let mut header = header;
+    header.extend(skipped.iter().map(|item| format!("not imported: {item}")));
     print!(
         "{}",
         import::render_with_networks(&found, &networks, &header)

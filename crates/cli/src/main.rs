@@ -8,6 +8,7 @@ mod import;
 mod records;
 mod remote;
 mod serve;
+mod zones;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Import { source } => import::run(&source),
         Command::Missing { http, token } => remote::missing(http, token.as_deref()),
         Command::Status { http, token } => remote::status(http, token.as_deref()),
+        Command::Zones { cloud, format } => zones::run(cloud, format),
         Command::Records {
             config,
             format,

@@ -6,15 +6,16 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 
-use crate::azure::backup::{self, REQUIRED_SERVICES};
+use crate::azure::backup;
 use crate::azure::geo;
 use crate::azure::zones::{ZoneMatch, azure_zone_for, public_twins};
 use crate::diagnostic::{Report, Severity};
-use crate::file::{FileSpec, RecordDecl, VaultDecl, ZoneDecl};
-use crate::mapping::{Addresses, Mapping, Node, Soa, StorageRole, Zone};
+use crate::file::{FileSpec, RecordDecl, ZoneDecl};
+use crate::mapping::{Addresses, Mapping, Node, Soa, Zone};
 use crate::name::DomainName;
 use crate::nodes::Nodes;
 use crate::settings::Settings;
+use crate::{vault_checks, zone_rules};
 
 /// Builds the mapping, adding every problem found to `report`. Consumes the
 /// declarations so that their names and addresses move into the mapping
@@ -45,6 +46,14 @@ pub(crate) fn build(spec: FileSpec, report: &mut Report) -> (Settings, Mapping) 
                 Entry::Vacant(slot) => {
                     slot.insert(record);
                     let id = *apex_ids.entry(zone).or_insert_with_key(|zone| {
+                        if !declared.contains_key(zone) {
+                            zone_rules::warn_if_deprecated(
+                                zone,
+                                record.line,
+                                &record.field(),
+                                report,
+                            );
+                        }
                         apexes.push(zone.clone());
                         apexes.len() - 1
                     });
@@ -56,7 +65,7 @@ pub(crate) fn build(spec: FileSpec, report: &mut Report) -> (Settings, Mapping) 
     }
 
     for vault in &vaults {
-        check_vault(vault, report);
+        vault_checks::check_vault(vault, report);
     }
     if placed.is_empty() {
         report.push(
@@ -78,6 +87,9 @@ fn declared_zones<'s>(
 ) -> HashMap<&'s DomainName, &'s ZoneDecl> {
     let mut declared: HashMap<&DomainName, &ZoneDecl> = HashMap::new();
     for zone in zones {
+        if !zone_rules::check_declared(zone, report) {
+            continue;
+        }
         match declared.entry(&zone.name) {
             Entry::Vacant(slot) => {
                 slot.insert(zone);
@@ -110,7 +122,7 @@ fn zone_of(
         .map(|zone| (*zone).clone());
     let azure = azure_zone_for(&record.name);
     let azure_zone = match &azure {
-        ZoneMatch::Zone(zone) => Some(zone.clone()),
+        ZoneMatch::Zone(zone, _) => Some(zone.clone()),
         _ => None,
     };
     let deepest = match (declared_zone, azure_zone) {
@@ -156,28 +168,13 @@ fn zone_of(
             format!("{}: unknown Azure region \"{region}\"", record.name),
             "use the region's ARM name, such as westeurope".to_owned(),
         ),
-        ZoneMatch::Zone(_) | ZoneMatch::None => (
+        ZoneMatch::Zone(..) | ZoneMatch::None => (
             format!("{} is under no served zone", record.name),
-            missing_zone_hint(&record.name),
+            zone_rules::missing_zone_hint(&record.name),
         ),
     };
     report.error(record.line, record.field(), message, Some(hint));
     None
-}
-
-/// Explains a name outside every zone: most often `.privatelink.` is missing,
-/// as in the FQDNs the old portal showed.
-fn missing_zone_hint(name: &DomainName) -> String {
-    let with_privatelink = name
-        .as_str()
-        .split_once('.')
-        .and_then(|(first, rest)| DomainName::parse(&format!("{first}.privatelink.{rest}")).ok());
-    match with_privatelink {
-        Some(fixed) if matches!(azure_zone_for(&fixed), ZoneMatch::Zone(_)) => {
-            format!("private endpoint names carry `.privatelink.`: {fixed}")
-        }
-        _ => "declare its zone with a [[zone]] entry".to_owned(),
-    }
 }
 
 fn duplicate(first: &RecordDecl, again: &RecordDecl, report: &mut Report) {
@@ -250,65 +247,6 @@ fn is_private(addr: &IpAddr) -> bool {
             v4.is_private() || (a == 100 && (64..128).contains(&b))
         }
         IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
-    }
-}
-
-fn check_vault(vault: &VaultDecl, report: &mut Report) {
-    if !vault.expanded {
-        return;
-    }
-    let missing: Vec<&str> = REQUIRED_SERVICES
-        .iter()
-        .copied()
-        .filter(|svc| !vault.services.iter().any(|s| s == svc))
-        .collect();
-    if !missing.is_empty() {
-        report.warning(
-            vault.line,
-            format!("{}.backup", vault.field),
-            format!("vault {} lacks Backup services {}", vault.label, missing.join(", ")),
-            Some("a Backup private endpoint has all 8; copy them from the endpoint's DNS configuration".into()),
-        );
-    }
-    let ecs: Vec<bool> = vault
-        .storage_roles
-        .iter()
-        .filter(|(role, _)| *role == StorageRole::Ecs)
-        .map(|(_, has_queue)| *has_queue)
-        .collect();
-    let storage_field = format!("{}.storage", vault.field);
-    if ecs.is_empty() {
-        report.warning(
-            vault.line,
-            &storage_field,
-            format!("vault {} has no `ecs` storage account", vault.label),
-            Some("Azure Backup needs the communication account's blob and queue names after the first registration".into()),
-        );
-    } else if ecs.iter().any(|has_queue| !has_queue) {
-        report.warning(
-            vault.line,
-            &storage_field,
-            format!(
-                "vault {}'s `ecs` storage account has no `queue` address",
-                vault.label
-            ),
-            Some("registration uses the communication account's queue endpoint".into()),
-        );
-    }
-    if !vault
-        .storage_roles
-        .iter()
-        .any(|(role, _)| *role == StorageRole::Prot)
-    {
-        report.warning(
-            vault.line,
-            &storage_field,
-            format!("vault {} has no `prot` storage account", vault.label),
-            Some(
-                "Azure Backup writes to the data accounts' blob names after the first backup"
-                    .into(),
-            ),
-        );
     }
 }
 
@@ -406,10 +344,10 @@ fn assemble(
         };
         nodes.insert_if_absent(name, node);
     }
-    let mut twins = HashMap::new();
+    let mut twins: HashMap<DomainName, Vec<usize>> = HashMap::new();
     for (index, zone) in zones.iter().enumerate() {
         for public in public_twins(&zone.apex) {
-            twins.entry(public).or_insert(index);
+            twins.entry(public).or_default().push(index);
         }
     }
     Mapping {

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::azure::backup::parse_backup_name;
+use crate::azure::site_recovery;
 use crate::mapping::{Mapping, Origin};
 
 /// One name a vault entry expanded to.
@@ -41,6 +42,8 @@ pub struct VaultSummary {
     /// The first line any of its names came from.
     pub line: u32,
     pub services: Vec<VaultName>,
+    /// `[vault.site_recovery]` names.
+    pub site_recovery: Vec<VaultName>,
     pub storage: Vec<StorageAccount>,
 }
 
@@ -51,7 +54,9 @@ pub fn vaults(mapping: &Mapping) -> Vec<VaultSummary> {
         let Some(origin) = node.origin else { continue };
         let (vault, entry_of) = match origin {
             Origin::Records => continue,
-            Origin::Backup { vault, service } => (vault, Some(service.to_string())),
+            Origin::Backup { vault, service } | Origin::SiteRecovery { vault, service } => {
+                (vault, Some(service.to_string()))
+            }
             Origin::Storage { vault, .. } => (vault, None),
         };
         let summary = vaults
@@ -63,6 +68,7 @@ pub fn vaults(mapping: &Mapping) -> Vec<VaultSummary> {
                 cloud: None,
                 line: node.line,
                 services: Vec::new(),
+                site_recovery: Vec::new(),
                 storage: Vec::new(),
             });
         summary.line = summary.line.min(node.line);
@@ -73,6 +79,20 @@ pub fn vaults(mapping: &Mapping) -> Vec<VaultSummary> {
             .chain(node.v6.iter().map(|&ip| IpAddr::V6(ip)))
             .collect();
         match (origin, entry_of) {
+            (Origin::SiteRecovery { .. }, Some(service)) => {
+                if let Some(parsed) = site_recovery::parse(node.name.as_str()) {
+                    summary.vault_id = Some(parsed.vault_id.to_owned());
+                    summary.cloud = Some(parsed.cloud.as_str());
+                    // The Backup geo wins when the vault has both.
+                    summary.geo.get_or_insert_with(|| parsed.geo.to_owned());
+                }
+                summary.site_recovery.push(VaultName {
+                    service,
+                    name: node.name.to_string(),
+                    addresses,
+                    line: node.line,
+                });
+            }
             (_, Some(service)) => {
                 if let Some(parsed) = parse_backup_name(node.name.as_str()) {
                     summary.vault_id = Some(parsed.vault_id.to_owned());
@@ -119,6 +139,7 @@ pub fn vaults(mapping: &Mapping) -> Vec<VaultSummary> {
     let mut vaults: Vec<VaultSummary> = vaults.into_values().collect();
     for vault in &mut vaults {
         vault.services.sort_by_key(|entry| entry.line);
+        vault.site_recovery.sort_by_key(|entry| entry.line);
         for storage in &mut vault.storage {
             storage.names.sort_by_key(|entry| entry.line);
         }

@@ -35,7 +35,9 @@ mod nodes;
 pub mod records;
 mod serial;
 pub mod settings;
+mod vault_checks;
 pub mod views;
+mod zone_rules;
 
 use std::path::{Path, PathBuf};
 

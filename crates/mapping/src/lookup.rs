@@ -290,27 +290,30 @@ name = "privatelink.file.core.windows.net"
     #[test]
     fn public_names_have_private_twins_in_served_zones() {
         let m = mapping();
-        let (twin, zone) = m
-            .private_twin(
-                "Acct01.blob.core.windows.net."
-                    .to_ascii_lowercase()
-                    .as_str(),
-            )
-            .unwrap();
-        assert_eq!(twin, "acct01.privatelink.blob.core.windows.net");
+        let twin = |name: &str| m.private_twins(name).into_iter().next();
+        let (name, zone) = twin(
+            "Acct01.blob.core.windows.net."
+                .to_ascii_lowercase()
+                .as_str(),
+        )
+        .unwrap();
+        assert_eq!(name, "acct01.privatelink.blob.core.windows.net");
         assert_eq!(zone.apex.as_str(), "privatelink.blob.core.windows.net");
-        let (twin, _) = m.private_twin("kv1.vault.azure.net").unwrap();
-        assert_eq!(twin, "kv1.privatelink.vaultcore.azure.net");
+        let (name, _) = twin("kv1.vault.azure.net").unwrap();
+        assert_eq!(name, "kv1.privatelink.vaultcore.azure.net");
+        // Managed disks and Elastic SAN: blob.storage.azure.net is a twin too.
+        let (name, _) = twin("acct01.blob.storage.azure.net").unwrap();
+        assert_eq!(name, "acct01.privatelink.blob.core.windows.net");
         // The twin exists whether or not the name is mapped; lookup decides.
         assert_eq!(
-            m.private_twin("nosuch.blob.core.windows.net").unwrap().0,
+            twin("nosuch.blob.core.windows.net").unwrap().0,
             "nosuch.privatelink.blob.core.windows.net"
         );
         // No served queue zone, no twin; the zone apex itself has none either.
-        assert_eq!(m.private_twin("acct01.queue.core.windows.net"), None);
-        assert_eq!(m.private_twin("blob.core.windows.net"), None);
+        assert_eq!(twin("acct01.queue.core.windows.net"), None);
+        assert_eq!(twin("blob.core.windows.net"), None);
         // Names inside served zones are never twins.
-        assert_eq!(m.private_twin("x.privatelink.blob.core.windows.net"), None);
+        assert_eq!(twin("x.privatelink.blob.core.windows.net"), None);
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub enum Origin {
     Records,
     /// A `[[vault]]`'s `[vault.backup]` service.
     Backup { vault: Arc<str>, service: Arc<str> },
+    /// A `[[vault]]`'s `[vault.site_recovery]` service.
+    SiteRecovery { vault: Arc<str>, service: Arc<str> },
     /// A `[[vault.storage]]` account.
     Storage {
         vault: Arc<str>,
@@ -108,6 +110,9 @@ impl fmt::Display for Origin {
         match self {
             Self::Records => f.write_str("records"),
             Self::Backup { vault, service } => write!(f, "vault {vault} backup {service}"),
+            Self::SiteRecovery { vault, service } => {
+                write!(f, "vault {vault} site-recovery {service}")
+            }
             Self::Storage {
                 vault,
                 role,
@@ -259,8 +264,8 @@ pub struct Mapping {
     pub(crate) zone_by_apex: HashMap<DomainName, usize>,
     pub(crate) nodes: Nodes<Node>,
     pub(crate) name_count: usize,
-    /// Public zone → the served zone Azure CNAMEs its names into.
-    pub(crate) twins: HashMap<DomainName, usize>,
+    /// Public zone → the served zones Azure CNAMEs its names into.
+    pub(crate) twins: HashMap<DomainName, Vec<usize>>,
 }
 
 impl Mapping {
@@ -289,19 +294,30 @@ impl Mapping {
     }
 
     /// For a public name such as `acct.blob.core.windows.net`, the private
-    /// name Azure's CNAME points to (`acct.privatelink.blob.core.windows.net`)
-    /// when that lies in a served zone; the zone comes with it.
-    pub fn private_twin(&self, qname: &str) -> Option<(String, &Zone)> {
+    /// names Azure's CNAME may point to (`acct.privatelink.blob.core.windows.net`)
+    /// that lie in served zones, each with the deepest served zone holding
+    /// it. Usually one; a public zone shared by two private zones
+    /// (`wvd.microsoft.com`) gives one per served zone, in apex order.
+    pub fn private_twins(&self, qname: &str) -> Vec<(String, &Zone)> {
         let qname = qname.strip_suffix('.').unwrap_or(qname);
         if self.zone_index_for(qname).is_some() {
-            return None;
+            return Vec::new();
         }
-        Suffixes::new(qname).skip(1).find_map(|public| {
-            let &index = self.twins.get(public)?;
-            let prefix = &qname[..qname.len() - public.len() - 1];
-            let zone = &self.zones[index];
-            Some((format!("{prefix}.{}", zone.apex), zone))
-        })
+        let Some((public, indexes)) = Suffixes::new(qname)
+            .skip(1)
+            .find_map(|public| Some((public, self.twins.get(public)?)))
+        else {
+            return Vec::new();
+        };
+        let prefix = &qname[..qname.len() - public.len() - 1];
+        indexes
+            .iter()
+            .filter_map(|&index| {
+                let twin = format!("{prefix}.{}", self.zones.get(index)?.apex);
+                let zone = self.zone_index_for(&twin)?;
+                Some((twin, &self.zones[zone]))
+            })
+            .collect()
     }
 
     /// Every name with a node (mapped names and empty non-terminals), in no order.

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::azure::backup::parse_backup_name;
 use crate::azure::geo::Cloud;
+use crate::azure::site_recovery;
 use crate::inventory::{VaultSummary, vaults};
 use crate::mapping::{Mapping, Origin};
 
@@ -103,20 +104,10 @@ impl<'m> Advisor<'m> {
         if let Some(advice) = backup_service(known, name, &table, &in_view) {
             return advice;
         }
-        let site_recovery = mapping
-            .zone_for(name)
-            .is_some_and(|zone| zone.apex.as_str().contains(".siterecovery.windowsazure."));
-        let (kind, summary) = if site_recovery {
-            (
-                MissingKind::SiteRecovery,
-                "a Site Recovery private endpoint name; map it with the IP of the vault's Site Recovery endpoint".to_owned(),
-            )
-        } else {
-            (
-                MissingKind::Unknown,
-                "a name in a served zone that the file does not map".to_owned(),
-            )
-        };
+        let (kind, summary) = (
+            MissingKind::Unknown,
+            "a name in a served zone that the file does not map".to_owned(),
+        );
         records_line(self.has_records, name, kind, summary, &table, &in_view)
     }
 }
@@ -273,43 +264,103 @@ fn backup_service(
     table: &dyn Fn(&str) -> String,
     in_view: &str,
 ) -> Option<Advice> {
-    let parsed = parse_backup_name(name)?;
-    let service = parsed.service;
-    let vault_table = table("vault");
-    if let Some(vault) = known
-        .iter()
-        .find(|v| v.vault_id.as_deref() == Some(parsed.vault_id))
-    {
-        return Some(Advice {
+    if let Some(parsed) = parse_backup_name(name) {
+        let service = VaultService {
+            vault_id: parsed.vault_id,
+            service: parsed.service,
+            geo: parsed.geo,
+            cloud: parsed.cloud,
             kind: MissingKind::BackupService,
-            summary: format!(
-                "the Backup service {service} of vault {}, which the file does not map yet",
-                vault.name
-            ),
-            vault: Some(vault.name.clone()),
-            placement: format!(
-                "{in_view}add the line to [{vault_table}.backup] of the vault named {} (line {})",
-                vault.name, vault.line
-            ),
-            snippet: format!("{service} = \"{IP_PLACEHOLDER}\"\n"),
-        });
+        };
+        return Some(service.advice(known, table, in_view));
     }
-    let cloud = match parsed.cloud {
-        Cloud::Public => String::new(),
-        other => format!("cloud = \"{}\"\n", other.as_str()),
+    let parsed = site_recovery::parse(name)?;
+    let service = VaultService {
+        vault_id: parsed.vault_id,
+        service: parsed.service,
+        geo: parsed.geo,
+        cloud: parsed.cloud,
+        kind: MissingKind::SiteRecovery,
     };
-    Some(Advice {
-        kind: MissingKind::BackupService,
-        summary: format!(
-            "the Backup service {service} of vault id {}, which the file does not declare",
-            parsed.vault_id
-        ),
-        vault: None,
-        placement: format!("{in_view}a new vault: add the entry at the end of the file"),
-        snippet: format!(
-            "[[{vault_table}]]\nname = \"vault-{id}\"\nid = \"{id}\"\ngeo = \"{geo}\"\n{cloud}[{vault_table}.backup]\n{service} = \"{IP_PLACEHOLDER}\"\n",
-            id = parsed.vault_id,
-            geo = parsed.geo,
-        ),
-    })
+    Some(service.advice(known, table, in_view))
+}
+
+/// A missing Backup or Site Recovery name of a vault.
+struct VaultService<'a> {
+    vault_id: &'a str,
+    service: &'a str,
+    geo: &'a str,
+    cloud: Cloud,
+    kind: MissingKind,
+}
+
+impl VaultService<'_> {
+    fn advice(
+        &self,
+        known: &[VaultSummary],
+        table: &dyn Fn(&str) -> String,
+        in_view: &str,
+    ) -> Advice {
+        let (product, key) = match self.kind {
+            MissingKind::SiteRecovery => ("Site Recovery", "site_recovery"),
+            _ => ("Backup", "backup"),
+        };
+        let service = self.service;
+        let vault_table = table("vault");
+        let line = format!("{service} = \"{IP_PLACEHOLDER}\"\n");
+        if let Some(vault) = known
+            .iter()
+            .find(|v| v.vault_id.as_deref() == Some(self.vault_id))
+        {
+            let has_table = match self.kind {
+                MissingKind::SiteRecovery => !vault.site_recovery.is_empty(),
+                _ => !vault.services.is_empty(),
+            };
+            let (placement, snippet) = if has_table {
+                (
+                    format!(
+                        "{in_view}add the line to [{vault_table}.{key}] of the vault named {} (line {})",
+                        vault.name, vault.line
+                    ),
+                    line,
+                )
+            } else {
+                (
+                    format!(
+                        "{in_view}add the table below the [[{vault_table}]] entry named {} (line {}), before the next [[{vault_table}]]",
+                        vault.name, vault.line
+                    ),
+                    format!("[{vault_table}.{key}]\n{line}"),
+                )
+            };
+            return Advice {
+                kind: self.kind,
+                summary: format!(
+                    "the {product} service {service} of vault {}, which the file does not map yet",
+                    vault.name
+                ),
+                vault: Some(vault.name.clone()),
+                placement,
+                snippet,
+            };
+        }
+        let cloud = match self.cloud {
+            Cloud::Public => String::new(),
+            other => format!("cloud = \"{}\"\n", other.as_str()),
+        };
+        Advice {
+            kind: self.kind,
+            summary: format!(
+                "the {product} service {service} of vault id {}, which the file does not declare",
+                self.vault_id
+            ),
+            vault: None,
+            placement: format!("{in_view}a new vault: add the entry at the end of the file"),
+            snippet: format!(
+                "[[{vault_table}]]\nname = \"vault-{id}\"\nid = \"{id}\"\ngeo = \"{geo}\"\n{cloud}[{vault_table}.{key}]\n{line}",
+                id = self.vault_id,
+                geo = self.geo,
+            ),
+        }
+    }
 }

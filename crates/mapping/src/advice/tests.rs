@@ -173,14 +173,39 @@ fn other_names_get_a_records_line_with_the_header_only_when_needed() {
 }
 
 #[test]
-fn site_recovery_names_are_named_as_such() {
+fn site_recovery_names_get_a_vault_snippet_that_resolves() {
+    // No vault yet: a new [[vault]] with its [vault.site_recovery] table.
     let file = "[[zone]]\nname = \"privatelink.siterecovery.windowsazure.com\"\n";
-    let advice = advise(
-        &mapping(file),
-        "123-asr-pod01-rcm1.we.privatelink.siterecovery.windowsazure.com",
-        None,
-    );
+    let name = "123-asr-pod01-rcm1.we.privatelink.siterecovery.windowsazure.com";
+    let advice = advise(&mapping(file), name, None);
     assert_eq!(advice.kind, MissingKind::SiteRecovery);
+    assert_eq!(
+        advice.snippet,
+        "[[vault]]\nname = \"vault-123\"\nid = \"123\"\ngeo = \"we\"\n[vault.site_recovery]\nrcm1 = \"<private IP>\"\n"
+    );
+    assert!(pasted_resolves(file, &advice, name));
+
+    // The vault exists with Site Recovery names: one line for its table.
+    let file = "[[vault]]\nname = \"rsv-dr\"\nid = \"123\"\ngeo = \"we\"\n[vault.site_recovery]\nrcm1 = \"10.0.0.1\"\n";
+    let name = "123-asr-pod01-srs1.we.privatelink.siterecovery.windowsazure.com";
+    let advice = advise(&mapping(file), name, None);
+    assert_eq!(advice.vault.as_deref(), Some("rsv-dr"));
+    assert_eq!(advice.snippet, "srs1 = \"<private IP>\"\n");
+    assert!(
+        advice
+            .placement
+            .contains("[vault.site_recovery] of the vault named rsv-dr")
+    );
+    assert!(pasted_resolves(file, &advice, name));
+
+    // The vault exists for Backup only: the table comes with the line.
+    let file = "[[vault]]\nname = \"rsv\"\nid = \"123\"\ngeo = \"we\"\n[vault.backup]\nfab1 = \"10.0.0.1\"\n";
+    let advice = advise(&mapping(file), name, None);
+    assert_eq!(
+        advice.snippet,
+        "[vault.site_recovery]\nsrs1 = \"<private IP>\"\n"
+    );
+    assert!(pasted_resolves(file, &advice, name));
 }
 
 #[test]

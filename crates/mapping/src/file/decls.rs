@@ -10,12 +10,22 @@ use super::spec::{FieldName, FileSpec, RecordDecl, VaultDecl, ZoneDecl, index_u3
 use super::value::{Reader, Value, join};
 use crate::azure::backup::{self, StorageService};
 use crate::azure::geo::Cloud;
+use crate::azure::geo::edit_distance;
+use crate::azure::site_recovery;
 use crate::mapping::{Addresses, Origin, StorageRole};
 use crate::name::DomainName;
 
 pub(super) const ZONE_KEYS: &[&str] = &["name", "fallback"];
 
-pub(super) const VAULT_KEYS: &[&str] = &["name", "id", "geo", "cloud", "backup", "storage"];
+pub(super) const VAULT_KEYS: &[&str] = &[
+    "name",
+    "id",
+    "geo",
+    "cloud",
+    "backup",
+    "site_recovery",
+    "storage",
+];
 
 pub(super) const STORAGE_KEYS: &[&str] = &["account", "role", "blob", "queue"];
 
@@ -123,6 +133,7 @@ pub(super) fn read_vault(
         line,
         field: field.clone(),
         services: Vec::new(),
+        site_recovery: None,
         storage_roles: Vec::new(),
         expanded: false,
     };
@@ -131,55 +142,23 @@ pub(super) fn read_vault(
         _ => None,
     };
     decl.expanded = usable.is_some();
-
+    let vault = VaultContext {
+        index,
+        label: &label,
+        usable,
+    };
     if let Some(value) = table.get("backup") {
-        let backup_field = join(&field, "backup");
-        if let Some(services) = reader.table(value, &backup_field) {
-            for (key, value) in services.iter() {
-                let svc = key.get_ref().to_ascii_lowercase();
-                let svc_field = join(&backup_field, &svc);
-                let addrs = reader.addresses(value, &svc_field);
-                let svc_line = reader.line(key.span());
-                if !backup::is_known_service(&svc) {
-                    reader.warning(
-                        svc_line,
-                        &svc_field,
-                        format!("\"{svc}\" is not a known Azure Backup service"),
-                        Some(format!(
-                            "Backup uses {}",
-                            backup::REQUIRED_SERVICES.join(", ")
-                        )),
-                    );
-                }
-                decl.services.push(svc.clone());
-                let Some((id, geo, cloud)) = usable else {
-                    continue;
-                };
-                let name = backup::backup_name(id, &svc, geo, cloud)
-                    .and_then(|name| DomainName::parse(&name).ok());
-                match name {
-                    Some(name) if !addrs.is_empty() => spec.records.push(RecordDecl {
-                        name,
-                        addresses: Addresses::new(&addrs),
-                        line: svc_line,
-                        field: FieldName::Backup {
-                            vault: index_u32(index),
-                        },
-                        origin: Origin::Backup {
-                            vault: label.clone(),
-                            service: reader.shared(&svc),
-                        },
-                    }),
-                    Some(_) => {}
-                    None => reader.error(
-                        key.span(),
-                        &svc_field,
-                        format!("\"{svc}\" cannot be part of a DNS name"),
-                        Some("service names are letters and digits, such as fab1".into()),
-                    ),
-                }
-            }
-        }
+        decl.services = read_services(reader, value, &field, &vault, Kind::Backup, spec);
+    }
+    if let Some(value) = table.get("site_recovery") {
+        decl.site_recovery = Some(read_services(
+            reader,
+            value,
+            &field,
+            &vault,
+            Kind::SiteRecovery,
+            spec,
+        ));
     }
 
     if let Some(value) = table.get("storage") {
@@ -206,6 +185,160 @@ pub(super) fn read_vault(
         }
     }
     spec.vaults.push(decl);
+}
+
+/// What a vault's service tables need to know about the vault.
+struct VaultContext<'a> {
+    index: usize,
+    label: &'a Arc<str>,
+    /// Id, geo and cloud, when all three are valid.
+    usable: Option<(&'a str, &'a str, Cloud)>,
+}
+
+/// The two service tables of a vault.
+#[derive(Clone, Copy)]
+enum Kind {
+    Backup,
+    SiteRecovery,
+}
+
+impl Kind {
+    fn key(self) -> &'static str {
+        match self {
+            Self::Backup => "backup",
+            Self::SiteRecovery => "site_recovery",
+        }
+    }
+
+    fn product(self) -> &'static str {
+        match self {
+            Self::Backup => "Azure Backup",
+            Self::SiteRecovery => "Azure Site Recovery",
+        }
+    }
+
+    fn known(self) -> Vec<&'static str> {
+        match self {
+            Self::Backup => backup::REQUIRED_SERVICES.to_vec(),
+            Self::SiteRecovery => site_recovery::AT_CREATION
+                .iter()
+                .chain(&site_recovery::AFTER_REPLICATION)
+                .copied()
+                .collect(),
+        }
+    }
+
+    fn is_known(self, svc: &str) -> bool {
+        match self {
+            Self::Backup => backup::is_known_service(svc),
+            Self::SiteRecovery => site_recovery::is_known_service(svc),
+        }
+    }
+
+    fn name(self, id: &str, svc: &str, geo: &str, cloud: Cloud) -> Option<String> {
+        match self {
+            Self::Backup => backup::backup_name(id, svc, geo, cloud),
+            Self::SiteRecovery => site_recovery::name(id, svc, geo, cloud),
+        }
+    }
+}
+
+/// The known service closest to a mistyped one (`fabl` → `fab1`).
+fn closest_service(svc: &str, known: &[&'static str]) -> Option<&'static str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(svc, k), *k))
+        .filter(|(distance, _)| *distance <= 1)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Reads `[vault.backup]` or `[vault.site_recovery]`: service → address(es).
+/// Returns the services given.
+fn read_services(
+    reader: &mut Reader<'_>,
+    value: &Value<'_>,
+    vault_field: &str,
+    vault: &VaultContext<'_>,
+    kind: Kind,
+    spec: &mut FileSpec,
+) -> Vec<String> {
+    let table_field = join(vault_field, kind.key());
+    let Some(services) = reader.table(value, &table_field) else {
+        return Vec::new();
+    };
+    let mut given = Vec::new();
+    for (key, value) in services.iter() {
+        let svc = key.get_ref().to_ascii_lowercase();
+        let svc_field = join(&table_field, &svc);
+        let addrs = reader.addresses(value, &svc_field);
+        let svc_line = reader.line(key.span());
+        if !kind.is_known(&svc) {
+            let known = kind.known();
+            let hint = match closest_service(&svc, &known) {
+                Some(close) => format!("did you mean {close}?"),
+                None => format!("{} uses {}", kind.product(), known.join(", ")),
+            };
+            reader.warning(
+                svc_line,
+                &svc_field,
+                format!("\"{svc}\" is not a known {} service", kind.product()),
+                Some(hint),
+            );
+        }
+        given.push(svc.clone());
+        let Some((id, geo, cloud)) = vault.usable else {
+            continue;
+        };
+        let Some(name) = kind.name(id, &svc, geo, cloud) else {
+            reader.error(
+                key.span(),
+                &svc_field,
+                format!(
+                    "{} has no private zone in the {} cloud",
+                    kind.product(),
+                    cloud.as_str()
+                ),
+                Some("Microsoft's zone list for that cloud has no Site Recovery row".into()),
+            );
+            continue;
+        };
+        let index = index_u32(vault.index);
+        let service = reader.shared(&svc);
+        let (field, origin) = match kind {
+            Kind::Backup => (
+                FieldName::Backup { vault: index },
+                Origin::Backup {
+                    vault: vault.label.clone(),
+                    service,
+                },
+            ),
+            Kind::SiteRecovery => (
+                FieldName::SiteRecovery { vault: index },
+                Origin::SiteRecovery {
+                    vault: vault.label.clone(),
+                    service,
+                },
+            ),
+        };
+        match DomainName::parse(&name) {
+            Ok(name) if !addrs.is_empty() => spec.records.push(RecordDecl {
+                name,
+                addresses: Addresses::new(&addrs),
+                line: svc_line,
+                field,
+                origin,
+            }),
+            Ok(_) => {}
+            Err(_) => reader.error(
+                key.span(),
+                &svc_field,
+                format!("\"{svc}\" cannot be part of a DNS name"),
+                Some("service names are letters and digits, such as fab1".into()),
+            ),
+        }
+    }
+    given
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -324,12 +457,25 @@ pub(super) fn read_records(
                     });
                 }
             }
-            Err(error) => reader.error(
-                key.span(),
-                &field,
-                format!("invalid name: {error}"),
-                Some(NAME_HINT.into()),
-            ),
+            Err(error) => {
+                // Site Recovery's docs print `<id>-asr-pod01-<svc>-.<geo>…`.
+                let hint = site_recovery::private_name_of_documented(&full.to_ascii_lowercase())
+                    .map_or_else(
+                        || NAME_HINT.to_owned(),
+                        |private| {
+                            format!(
+                                "Site Recovery's documentation shows this form; Azure creates \
+                                 {private}: use [vault.site_recovery] or map that name"
+                            )
+                        },
+                    );
+                reader.error(
+                    key.span(),
+                    &field,
+                    format!("invalid name: {error}"),
+                    Some(hint),
+                );
+            }
         }
     }
 }

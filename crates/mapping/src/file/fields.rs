@@ -132,10 +132,16 @@ pub(super) fn geo_code(
             Some("set `cloud` to match the vault's region".into()),
         ),
         None => {
-            let hint = match geo::region_by_name(&code) {
-                Some(region) => format!(
+            // A display name ("West Europe") is the ARM name with spaces.
+            let arm_name: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+            let hint = match geo::region_by_name(&arm_name) {
+                Some(region) if arm_name == code => format!(
                     "\"{code}\" is a region name; its geo code is \"{}\"",
                     region.geo
+                ),
+                Some(region) => format!(
+                    "\"{code}\" is the display name of region {}; its geo code is \"{}\"",
+                    region.name, region.geo
                 ),
                 None => {
                     let close = geo::closest_geo_codes(&code, cloud);

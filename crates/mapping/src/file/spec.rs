@@ -62,6 +62,8 @@ pub(crate) struct VaultDecl {
     pub(crate) field: String,
     /// Services given under `[vault.backup]`.
     pub(crate) services: Vec<String>,
+    /// Services given under `[vault.site_recovery]`, when the table is there.
+    pub(crate) site_recovery: Option<Vec<String>>,
     pub(crate) storage_roles: Vec<(StorageRole, bool)>,
     /// False when the id, geo or cloud was unusable, so no names were expanded.
     pub(crate) expanded: bool,
@@ -85,6 +87,8 @@ pub(crate) enum FieldName {
     Record(Option<Box<str>>),
     /// `vault[<vault>].backup.<service>`.
     Backup { vault: u32 },
+    /// `vault[<vault>].site_recovery.<service>`.
+    SiteRecovery { vault: u32 },
     /// `vault[<vault>].storage[<storage>].<service>`.
     Storage { vault: u32, storage: u32 },
     /// The same inside `[[view]]` number `view`.
@@ -106,6 +110,9 @@ fn field_text(field: &FieldName, origin: &Origin, name: &DomainName) -> String {
         (FieldName::Record(Some(key)), _) => format!("records.\"{key}\""),
         (FieldName::Backup { vault }, Origin::Backup { service, .. }) => {
             format!("vault[{vault}].backup.{service}")
+        }
+        (FieldName::SiteRecovery { vault }, Origin::SiteRecovery { service, .. }) => {
+            format!("vault[{vault}].site_recovery.{service}")
         }
         (FieldName::Storage { vault, storage }, Origin::Storage { service, .. }) => {
             format!("vault[{vault}].storage[{storage}].{}", service.as_str())

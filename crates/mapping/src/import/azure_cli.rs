@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::{Found, ImportError, Input, Network, private_form};
+use super::{Found, ImportError, Input, Network, Skipped, not_private_reason, private_form};
 
 /// The names in one file of `az` output.
 pub fn read(file: &str, text: &str) -> Result<Vec<Found>, ImportError> {
@@ -31,18 +31,17 @@ pub fn read_all(file: &str, text: &str) -> Result<Input, ImportError> {
             return Err(shape(file, "expected a JSON object or an array of objects"));
         }
     };
-    let mut found = Vec::new();
-    let mut networks = Vec::new();
+    let mut input = Input::default();
     for object in objects {
         let properties = object.get("properties").unwrap_or(object);
         if let Some(space) = properties.get("addressSpace") {
-            networks.extend(network(object, space));
+            input.networks.extend(network(object, space));
         } else if let Some(configs) = properties.get("customDnsConfigs") {
-            endpoint(file, object, configs, &mut found);
+            endpoint(file, object, configs, &mut input);
         } else if let Some(configs) = properties.get("privateDnsZoneConfigs") {
-            zone_group(file, object, configs, &mut found);
+            zone_group(file, object, configs, &mut input);
         } else if properties.get("aRecords").is_some() {
-            record_set(file, object, properties, &mut found);
+            record_set(file, object, properties, &mut input);
         } else {
             return Err(shape(
                 file,
@@ -52,7 +51,7 @@ pub fn read_all(file: &str, text: &str) -> Result<Input, ImportError> {
             ));
         }
     }
-    Ok(Input { found, networks })
+    Ok(input)
 }
 
 /// A virtual network's id, name and address prefixes.
@@ -115,47 +114,87 @@ fn endpoint_in_id(id: &str) -> Option<String> {
     parts.next().map(ToOwned::to_owned)
 }
 
-fn push(
-    found: &mut Vec<Found>,
-    file: &str,
-    fqdn: &str,
-    addrs: Vec<IpAddr>,
-    (endpoint, network): (Option<String>, Option<String>),
-) {
+/// What the input says about the endpoint a name belongs to.
+#[derive(Default, Clone)]
+struct Context {
+    endpoint: Option<String>,
+    network: Option<String>,
+    resource: Option<String>,
+}
+
+fn push(input: &mut Input, file: &str, fqdn: &str, addrs: Vec<IpAddr>, context: &Context) {
+    let fqdn = fqdn.trim_end_matches('.');
+    let skip = |input: &mut Input, reason: String| {
+        input.skipped.push(Skipped {
+            fqdn: fqdn.to_owned(),
+            file: file.to_owned(),
+            reason,
+        });
+    };
     if addrs.is_empty() {
+        skip(input, "no IP address in the input".to_owned());
         return;
     }
-    let Some((name, inserted)) = private_form(fqdn) else {
+    let Some((name, derived)) = private_form(fqdn) else {
+        skip(input, not_private_reason(fqdn));
         return;
     };
-    found.push(Found {
+    let shown_as = (name != fqdn.to_ascii_lowercase()).then(|| (fqdn.to_owned(), derived));
+    input.found.push(Found {
         name,
         addrs,
-        endpoint,
-        shown_as: inserted.then(|| fqdn.trim_end_matches('.').to_owned()),
+        endpoint: context.endpoint.clone(),
+        shown_as,
+        resource: context.resource.clone(),
         file: file.to_owned(),
-        network,
+        network: context.network.clone(),
     });
 }
 
-fn endpoint(file: &str, object: &Value, configs: &Value, found: &mut Vec<Found>) {
-    let name = str_of(object, "name").map(ToOwned::to_owned);
-    let network = network_of(object);
+/// The resource a private endpoint connects to: the last segment of its
+/// connections' `privateLinkServiceId` (a vault's name for Backup).
+fn linked_resource(properties: &Value) -> Option<String> {
+    [
+        "privateLinkServiceConnections",
+        "manualPrivateLinkServiceConnections",
+    ]
+    .iter()
+    .filter_map(|key| properties.get(*key)?.as_array())
+    .flatten()
+    .find_map(|connection| {
+        let connection = connection.get("properties").unwrap_or(connection);
+        let id = str_of(connection, "privateLinkServiceId")?;
+        id.rsplit('/')
+            .find(|s| !s.is_empty())
+            .map(ToOwned::to_owned)
+    })
+}
+
+fn endpoint(file: &str, object: &Value, configs: &Value, input: &mut Input) {
+    let properties = object.get("properties").unwrap_or(object);
+    let context = Context {
+        endpoint: str_of(object, "name").map(ToOwned::to_owned),
+        network: network_of(object),
+        resource: linked_resource(properties),
+    };
     for config in configs.as_array().into_iter().flatten() {
         if let Some(fqdn) = str_of(config, "fqdn") {
             push(
-                found,
+                input,
                 file,
                 fqdn,
                 addresses(config.get("ipAddresses")),
-                (name.clone(), network.clone()),
+                &context,
             );
         }
     }
 }
 
-fn zone_group(file: &str, object: &Value, configs: &Value, found: &mut Vec<Found>) {
-    let endpoint = str_of(object, "id").and_then(endpoint_in_id);
+fn zone_group(file: &str, object: &Value, configs: &Value, input: &mut Input) {
+    let context = Context {
+        endpoint: str_of(object, "id").and_then(endpoint_in_id),
+        ..Context::default()
+    };
     for config in configs.as_array().into_iter().flatten() {
         let config = config.get("properties").unwrap_or(config);
         for set in config
@@ -170,26 +209,43 @@ fn zone_group(file: &str, object: &Value, configs: &Value, found: &mut Vec<Found
             }
             if let Some(fqdn) = str_of(set, "fqdn") {
                 push(
-                    found,
+                    input,
                     file,
                     fqdn,
                     addresses(set.get("ipAddresses")),
-                    (endpoint.clone(), None),
+                    &context,
                 );
             }
         }
     }
 }
 
-fn record_set(file: &str, object: &Value, properties: &Value, found: &mut Vec<Found>) {
+/// The endpoint Azure names in a record set's metadata
+/// (`"creator": "created by private endpoint pe-rsv_ecs_blob with resource guid …"`).
+fn endpoint_in_metadata(properties: &Value) -> Option<String> {
+    let metadata = properties.get("metadata")?.as_object()?;
+    metadata
+        .values()
+        .filter_map(Value::as_str)
+        .find_map(|text| {
+            let (_, rest) = text.split_once("private endpoint ")?;
+            rest.split_whitespace().next().map(ToOwned::to_owned)
+        })
+}
+
+fn record_set(file: &str, object: &Value, properties: &Value, input: &mut Input) {
     let fqdn = str_of(properties, "fqdn").or_else(|| str_of(object, "fqdn"));
+    let context = Context {
+        endpoint: endpoint_in_metadata(properties).or_else(|| endpoint_in_metadata(object)),
+        ..Context::default()
+    };
     if let Some(fqdn) = fqdn {
         push(
-            found,
+            input,
             file,
             fqdn,
             addresses(properties.get("aRecords")),
-            (None, None),
+            &context,
         );
     }
 }
@@ -211,7 +267,7 @@ mod tests {
             "1234567890123456789-ab-pod01-id1.privatelink.we.backup.windowsazure.com"
         );
         assert_eq!(
-            found[1].shown_as.as_deref(),
+            found[1].shown_as.as_ref().map(|(shown, _)| shown.as_str()),
             Some("1234567890123456789-ab-pod01-id1.we.backup.windowsazure.com")
         );
 

@@ -2,31 +2,63 @@
 
 use std::net::IpAddr;
 
-use super::{Found, private_form};
+use super::{Found, Input, Skipped, not_private_reason, private_form};
 
-/// The Private Link names in a hosts file; other lines are skipped.
+/// The Private Link names in a hosts file.
 pub fn read(file: &str, text: &str) -> Vec<Found> {
-    let mut found = Vec::new();
-    for line in text.lines() {
+    read_all(file, text).found
+}
+
+/// The Private Link names in a hosts file, and every other dotted name with
+/// the reason it is not imported. Single-label names (`localhost`) are
+/// not FQDNs and are passed over silently.
+pub fn read_all(file: &str, text: &str) -> Input {
+    let mut input = Input::default();
+    for (index, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or_default();
         let mut fields = line.split_whitespace();
-        let Some(Ok(addr)) = fields.next().map(str::parse::<IpAddr>) else {
+        let Some(first) = fields.next() else {
+            continue;
+        };
+        let at = format!("{file}:{}", index + 1);
+        let Ok(addr) = first.parse::<IpAddr>() else {
+            for name in fields.filter(|name| name.trim_end_matches('.').contains('.')) {
+                input.skipped.push(Skipped {
+                    fqdn: name.trim_end_matches('.').to_owned(),
+                    file: at.clone(),
+                    reason: format!("{first:?} is not an IP address"),
+                });
+            }
             continue;
         };
         for name in fields {
-            if let Some((private, inserted)) = private_form(name) {
-                found.push(Found {
-                    name: private,
-                    addrs: vec![addr],
-                    endpoint: None,
-                    shown_as: inserted.then(|| name.trim_end_matches('.').to_owned()),
-                    file: file.to_owned(),
-                    network: None,
-                });
+            let fqdn = name.trim_end_matches('.');
+            if !fqdn.contains('.') {
+                continue;
+            }
+            match private_form(fqdn) {
+                Some((private, derived)) => {
+                    let shown_as =
+                        (private != fqdn.to_ascii_lowercase()).then(|| (fqdn.to_owned(), derived));
+                    input.found.push(Found {
+                        name: private,
+                        addrs: vec![addr],
+                        endpoint: None,
+                        shown_as,
+                        resource: None,
+                        file: file.to_owned(),
+                        network: None,
+                    });
+                }
+                None => input.skipped.push(Skipped {
+                    fqdn: fqdn.to_owned(),
+                    file: at.clone(),
+                    reason: not_private_reason(fqdn),
+                }),
             }
         }
     }
-    found
+    input
 }
 
 #[cfg(test)]
@@ -34,18 +66,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn private_link_names_are_kept_and_the_rest_skipped() {
-        let hosts = "127.0.0.1 localhost\n10.0.0.4 acct.privatelink.blob.core.windows.net acct.blob.core.windows.net # both\n\nnot-an-ip x.privatelink.blob.core.windows.net\n";
-        let found = read("hosts", hosts);
-        assert_eq!(found.len(), 2);
+    fn private_link_names_are_kept_and_the_rest_reported() {
+        let hosts = "127.0.0.1 localhost\n10.0.0.4 acct.privatelink.blob.core.windows.net acct.blob.core.windows.net # both\n\nnot-an-ip x.privatelink.blob.core.windows.net\n10.0.0.5 www.example.com\n";
+        let input = read_all("hosts", hosts);
+        assert_eq!(input.found.len(), 2);
         assert!(
-            found
+            input
+                .found
                 .iter()
                 .all(|f| f.name == "acct.privatelink.blob.core.windows.net")
         );
         assert_eq!(
-            found[1].shown_as.as_deref(),
+            input.found[1].shown_as.as_ref().map(|(s, _)| s.as_str()),
             Some("acct.blob.core.windows.net")
+        );
+        let skipped: Vec<String> = input.skipped.iter().map(ToString::to_string).collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(
+            skipped[0].starts_with("x.privatelink.blob.core.windows.net (hosts:4): \"not-an-ip\"")
+        );
+        assert!(
+            skipped[1]
+                .starts_with("www.example.com (hosts:5): not under an Azure Private Link zone")
         );
     }
 }

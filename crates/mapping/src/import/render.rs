@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use super::Found;
+use super::{Derived, Found};
 use crate::azure::backup::{StorageService, parse_backup_name};
 use crate::azure::geo::Cloud;
+use crate::azure::site_recovery;
 use crate::mapping::StorageRole;
 
 struct Vault {
@@ -14,7 +15,10 @@ struct Vault {
     geo: String,
     cloud: Cloud,
     endpoint: Option<String>,
+    /// The vault's own name, from the endpoint's `privateLinkServiceId`.
+    resource: Option<String>,
     services: BTreeMap<String, Vec<IpAddr>>,
+    site_recovery: BTreeMap<String, Vec<IpAddr>>,
     storage: BTreeMap<String, Account>,
     notes: Vec<String>,
 }
@@ -74,12 +78,25 @@ fn value(addrs: &[IpAddr]) -> String {
 }
 
 fn shown_note(found: &Found) -> Option<String> {
-    found.shown_as.as_ref().map(|shown| {
-        format!(
-            "{} was {shown} in {}; `.privatelink.` inserted",
-            found.name, found.file
-        )
-    })
+    let (shown, derived) = found.shown_as.as_ref()?;
+    let how = match derived {
+        Derived::Twin => "a public name; its private name (Azure's CNAME target) is imported",
+        Derived::Inserted => "`.privatelink.` inserted",
+        Derived::AsGiven => "lower-cased",
+    };
+    Some(format!(
+        "{} was {shown} in {}: {how}",
+        found.name, found.file
+    ))
+}
+
+/// A vault's Backup or Site Recovery name: id, geo, cloud and service.
+fn vault_parts(name: &str) -> Option<(&str, &str, Cloud, &str, bool)> {
+    if let Some(parts) = parse_backup_name(name) {
+        return Some((parts.vault_id, parts.geo, parts.cloud, parts.service, false));
+    }
+    let parts = site_recovery::parse(name)?;
+    Some((parts.vault_id, parts.geo, parts.cloud, parts.service, true))
 }
 
 /// The mapping-file text for `found`, headed by `header` comment lines.
@@ -105,30 +122,35 @@ pub fn render(found: &[Found], header: &[String]) -> String {
     let mut vaults: BTreeMap<(String, String, &'static str), Vault> = BTreeMap::new();
     let mut rest: Vec<&Found> = Vec::new();
     for item in &unique {
-        let Some(parts) = parse_backup_name(&item.name) else {
+        let Some((vault_id, geo, cloud, service, is_site_recovery)) = vault_parts(&item.name)
+        else {
             rest.push(item);
             continue;
         };
-        let key = (
-            parts.vault_id.to_owned(),
-            parts.geo.to_owned(),
-            parts.cloud.as_str(),
-        );
+        let key = (vault_id.to_owned(), geo.to_owned(), cloud.as_str());
         let vault = vaults.entry(key).or_insert_with(|| Vault {
-            id: parts.vault_id.to_owned(),
-            geo: parts.geo.to_owned(),
-            cloud: parts.cloud,
+            id: vault_id.to_owned(),
+            geo: geo.to_owned(),
+            cloud,
             endpoint: None,
+            resource: None,
             services: BTreeMap::new(),
+            site_recovery: BTreeMap::new(),
             storage: BTreeMap::new(),
             notes: Vec::new(),
         });
         if vault.endpoint.is_none() {
             vault.endpoint.clone_from(&item.endpoint);
         }
-        vault
-            .services
-            .insert(parts.service.to_owned(), item.addrs.clone());
+        if vault.resource.is_none() {
+            vault.resource.clone_from(&item.resource);
+        }
+        let table = if is_site_recovery {
+            &mut vault.site_recovery
+        } else {
+            &mut vault.services
+        };
+        table.insert(service.to_owned(), item.addrs.clone());
         vault.notes.extend(shown_note(item));
     }
 
@@ -192,10 +214,16 @@ pub fn render(found: &[Found], header: &[String]) -> String {
         for note in &vault.notes {
             let _ = writeln!(out, "# {note}");
         }
+        // The vault's own name when the input has it; the endpoint's
+        // otherwise (one vault can have several endpoints).
         let label = vault
-            .endpoint
+            .resource
             .clone()
+            .or_else(|| vault.endpoint.clone())
             .unwrap_or_else(|| format!("vault-{}", vault.id));
+        if let (Some(endpoint), Some(_)) = (&vault.endpoint, &vault.resource) {
+            let _ = writeln!(out, "# private endpoint {endpoint}");
+        }
         let _ = writeln!(out, "[[vault]]");
         let _ = writeln!(out, "name = {}", quoted(&label));
         let _ = writeln!(out, "id = {}", quoted(&vault.id));
@@ -203,9 +231,17 @@ pub fn render(found: &[Found], header: &[String]) -> String {
         if vault.cloud != Cloud::Public {
             let _ = writeln!(out, "cloud = {}", quoted(vault.cloud.as_str()));
         }
-        let _ = writeln!(out, "[vault.backup]");
-        for (service, addrs) in &vault.services {
-            let _ = writeln!(out, "{service} = {}", value(addrs));
+        for (table, services) in [
+            ("backup", &vault.services),
+            ("site_recovery", &vault.site_recovery),
+        ] {
+            if services.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "[vault.{table}]");
+            for (service, addrs) in services {
+                let _ = writeln!(out, "{service} = {}", value(addrs));
+            }
         }
         for (account, storage) in &vault.storage {
             let _ = writeln!(out, "\n[[vault.storage]]");
@@ -225,6 +261,7 @@ pub fn render(found: &[Found], header: &[String]) -> String {
                     addrs: queue,
                     endpoint: None,
                     shown_as: None,
+                    resource: None,
                     file: String::new(),
                     network: None,
                 });
@@ -254,6 +291,7 @@ mod tests {
             addrs: vec![ip.parse().unwrap()],
             endpoint: endpoint.map(Into::into),
             shown_as: None,
+            resource: None,
             file: "f".into(),
             network: None,
         }

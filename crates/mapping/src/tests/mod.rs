@@ -212,7 +212,7 @@ colour = "blue"
         "m.toml:21: vault[1].colour: unknown key `colour`",
         "m.toml:24: records.\"a.privatelink.blob.core.windows.net\": \"10.0.0.300\" is not an IP address",
         "m.toml:25: records.\"b..privatelink.blob.core.windows.net\": invalid name: the name has an empty label",
-        "m.toml:26: records.\"acct.blob.core.windows.net\": acct.blob.core.windows.net is under no served zone (private endpoint names carry `.privatelink.`: acct.privatelink.blob.core.windows.net)",
+        "m.toml:26: records.\"acct.blob.core.windows.net\": acct.blob.core.windows.net is under no served zone (acct.blob.core.windows.net is a public name (Storage account, Managed Disks, Elastic SAN); Azure CNAMEs it to acct.privatelink.blob.core.windows.net: map that name)",
         "m.toml:28: records.\"c.privatelink.blob.core.windows.net.\": c.privatelink.blob.core.windows.net is mapped to 10.0.0.4 here but to 10.0.0.3 at line 27",
         "m.toml:29: records.\"x.privatelink.zz.backup.windowsazure.com\": x.privatelink.zz.backup.windowsazure.com: unknown geo code \"zz\"",
     ];

@@ -99,7 +99,11 @@ fn mapping_section(out: &mut String, status: &Status) {
             .services
             .iter()
             .map(|name| (name.service.clone(), name));
-        for (label, name) in services.chain(storage) {
+        let site_recovery = vault
+            .site_recovery
+            .iter()
+            .map(|name| (format!("{} (Site Recovery)", name.service), name));
+        for (label, name) in services.chain(site_recovery).chain(storage) {
             let addresses: Vec<String> = name.addresses.iter().map(ToString::to_string).collect();
             let _ = write!(
                 out,

@@ -110,16 +110,22 @@ pub(crate) fn complete(
 /// CNAME to the twin plus the twin's local answer. `None` when the name has
 /// no mapped twin.
 pub(crate) fn synthesize(asked: &Asked<'_>, key: &str, snapshot: &Snapshot) -> Option<Reply> {
-    let (twin, zone) = snapshot.mapping.private_twin(key)?;
-    let lookup = snapshot.mapping.lookup(&twin, asked.mapped);
-    let mapped = match lookup {
-        Lookup::Answer { records, .. } => records.origin.is_some(),
-        Lookup::NoData { origin, .. } => origin.is_some(),
-        _ => false,
-    };
-    if !mapped {
-        return None;
-    }
+    // The first candidate that is mapped (two private zones may share a
+    // public one, as both Virtual Desktop zones share wvd.microsoft.com).
+    let (twin, zone, lookup) =
+        snapshot
+            .mapping
+            .private_twins(key)
+            .into_iter()
+            .find_map(|(twin, zone)| {
+                let lookup = snapshot.mapping.lookup(&twin, asked.mapped);
+                let mapped = match &lookup {
+                    Lookup::Answer { records, .. } => records.origin.is_some(),
+                    Lookup::NoData { origin, .. } => origin.is_some(),
+                    _ => false,
+                };
+                mapped.then_some((twin, zone, lookup))
+            })?;
     let twin_name = Name::from_ascii(format!("{twin}.")).ok()?;
     let cname = Record::from_rdata(
         asked.name.clone(),
