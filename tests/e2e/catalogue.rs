@@ -316,3 +316,68 @@ fn zones_prints_the_catalogue_with_its_source() {
         "{table}"
     );
 }
+
+/// A concrete zone for a catalogue pattern.
+fn concrete(pattern: &str, cloud: privatelink_mapping::azure::Cloud) -> String {
+    use privatelink_mapping::azure::Cloud;
+    let code = match cloud {
+        Cloud::UsGov => "ugv",
+        Cloud::China => "sha2",
+        Cloud::Public | Cloud::Other => "we",
+    };
+    pattern
+        .replace("{regionCode}", code)
+        .replace("{regionName}", "westeurope")
+        .replace("{dnsPrefix}", "a1b2c3")
+        .replace("{partitionId}", "3")
+        .replace("{subzone}", "f0e1d2c3")
+}
+
+#[test]
+fn every_twin_in_the_catalogue_is_synthesised_offline() {
+    use privatelink_mapping::azure::catalogue::rows;
+    // One mapped name per zone with twins, each with its own address.
+    let mut config = String::from("[forward]\nupstreams = []\n\n[records]\n");
+    let mut expected: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for (index, row) in rows()
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.twins.is_empty())
+    {
+        let zone = concrete(row.zone, row.cloud);
+        let private = format!("host01.{zone}");
+        let ip = format!("10.{}.{}.4", 100 + index / 250, index % 250);
+        config.push_str(&format!("\"{private}\" = \"{ip}\"\n"));
+        for twin in &row.twins {
+            let public = format!("host01.{}", concrete(twin, row.cloud));
+            match expected.iter_mut().find(|(p, _)| *p == public) {
+                Some((_, targets)) => targets.push((private.clone(), ip.clone())),
+                None => expected.push((public, vec![(private.clone(), ip.clone())])),
+            }
+        }
+    }
+    assert!(expected.len() >= 150, "{}", expected.len());
+    let server = TestServer::start(&config);
+    for (public, targets) in &expected {
+        let response = client::udp(
+            server.addr,
+            &client::query(&format!("{public}."), RecordType::A),
+        );
+        assert_eq!(
+            response.metadata.response_code,
+            ResponseCode::NoError,
+            "{public}"
+        );
+        let target = match response.answers.first().map(|r| &r.data) {
+            Some(RData::CNAME(target)) => target.0.to_ascii(),
+            other => panic!("{public}: no CNAME first: {other:?}"),
+        };
+        // A public zone two private zones share (wvd.microsoft.com) points
+        // into one of them; the A record is that name's address.
+        let (_, ip) = targets
+            .iter()
+            .find(|(private, _)| format!("{private}.") == target)
+            .unwrap_or_else(|| panic!("{public} -> {target}, expected one of {targets:?}"));
+        assert_eq!(a_records(&response), [ip.as_str()], "{public}");
+    }
+}
