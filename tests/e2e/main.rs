@@ -66,6 +66,8 @@ mod reload_safety;
 mod security;
 /// Malformed EDNS and TSIG: the same answer over UDP and TCP, as Knot's.
 mod signed;
+/// systemd's Type=notify: READY=1, watchdog pings, STOPPING=1.
+mod systemd;
 /// Zone transfers out: the ACL, AXFR/IXFR contents, serials, NOTIFY.
 mod transfer;
 /// Views: each client network gets its own view's addresses.

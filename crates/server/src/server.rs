@@ -26,6 +26,7 @@ use crate::ops::mapping_thread::MappingThread;
 use crate::ops::notify::notify_every_zone;
 use crate::ops::reload::{Reloader, StartupSettings, first_snapshot};
 use crate::ops::state::StateCollector;
+use crate::ops::systemd;
 use crate::ops::triggers::{reload_on_change, reload_on_hangup};
 use crate::ops::watch::FileWatcher;
 use crate::resolve::forward::Forwarder;
@@ -246,6 +247,17 @@ impl Server {
             }
             tokio::spawn(http::serve(listener, app));
         }
+        // Every socket is served: systemd may start what depends on DNS.
+        systemd::ready(&format!(
+            "serving {} name(s) on {}",
+            self.store.snapshot().mapping.name_count(),
+            addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        systemd::start_watchdog();
         let thread = self.mapping_thread;
         let stopped_by_itself = tokio::select! {
             () = shutdown => None,
@@ -259,6 +271,7 @@ impl Server {
             return Err(ServeError::Io(reason));
         }
         info!("shutting down");
+        systemd::stopping();
         self.forwarder.log_statistics();
         shut_down(running).await;
         Ok(())

@@ -13,5 +13,6 @@ pub(crate) mod process;
 pub(crate) mod reload;
 pub(crate) mod settle;
 pub(crate) mod state;
+pub(crate) mod systemd;
 pub(crate) mod triggers;
 pub(crate) mod watch;
