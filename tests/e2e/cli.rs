@@ -277,3 +277,26 @@ fn sighup_right_after_the_listening_line_reloads_instead_of_killing() {
     assert!(server.is_running(), "the server died on SIGHUP");
     still_answers(&server);
 }
+
+/// A port someone else holds: exit 2, and the error names the holder (here
+/// this test process) and what to do, as it would name systemd-resolved.
+#[test]
+fn an_address_in_use_names_the_process_holding_it() {
+    let holder = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = holder.local_addr().unwrap().to_string();
+    let config = format!(
+        "{}/../../config/privatelink-dns.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (code, _, stderr) =
+        crate::harness::run(&["serve", "--config", &config, "--listen", &address]);
+    assert_eq!(code, 2, "{stderr}");
+    let pid = std::process::id().to_string();
+    assert!(
+        stderr.contains("Address already in use")
+            && stderr.contains("is held by e2e")
+            && stderr.contains(&format!("(pid {pid}) on {address}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("listen on a specific address"), "{stderr}");
+}

@@ -24,6 +24,7 @@ use crate::ops::http::{self, HttpApp};
 use crate::ops::load::{LoadFailure, load_logged};
 use crate::ops::mapping_thread::MappingThread;
 use crate::ops::notify::notify_every_zone;
+use crate::ops::port_holder;
 use crate::ops::reload::{Reloader, StartupSettings, first_snapshot};
 use crate::ops::state::StateCollector;
 use crate::ops::systemd;
@@ -153,6 +154,13 @@ impl Server {
         for address in listen {
             match listen::bind(address, workers).await {
                 Ok(bound) => sockets.push(bound),
+                Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+                    let hint = port_holder::hint(address);
+                    error!(%address, %error, %hint, "cannot listen");
+                    return Err(ServeError::Io(format!(
+                        "cannot listen on {address}: {error} ({hint})"
+                    )));
+                }
                 Err(error) => {
                     error!(%address, %error, "cannot listen");
                     return Err(ServeError::Io(format!(

@@ -9,6 +9,7 @@ pub(crate) mod load;
 pub(crate) mod mapping_thread;
 pub(crate) mod notify;
 pub(crate) mod page;
+pub(crate) mod port_holder;
 pub(crate) mod process;
 pub(crate) mod reload;
 pub(crate) mod settle;
