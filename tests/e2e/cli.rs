@@ -300,3 +300,44 @@ fn an_address_in_use_names_the_process_holding_it() {
     );
     assert!(stderr.contains("listen on a specific address"), "{stderr}");
 }
+
+/// The manual page and completions come from the argument definitions: the
+/// page renders with man(1)'s macros and names every subcommand and option.
+#[test]
+fn the_manual_page_and_completions_cover_every_command() {
+    let (code, page, _) = crate::harness::run(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        page.starts_with(".ie \\n(.g .ds Aq") || page.contains(".TH privatelink-dns"),
+        "{page}"
+    );
+    for needle in [
+        "serve",
+        "check",
+        "import",
+        "records",
+        "zones",
+        "\\-\\-config",
+        "PRIVATELINK-DNS-SERVE",
+    ] {
+        assert!(
+            page.contains(needle),
+            "{needle} missing from the manual page"
+        );
+    }
+    let (code, help, _) = crate::harness::run(&["serve", "--help"]);
+    assert_eq!(code, 0);
+    assert!(help.contains("The mapping and settings file"), "{help}");
+    for (shell, needle) in [
+        ("bash", "complete -F _privatelink__dns"),
+        ("zsh", "#compdef privatelink-dns"),
+        ("fish", "complete -c privatelink-dns"),
+    ] {
+        let (code, script, _) = crate::harness::run(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}");
+        assert!(
+            script.contains(needle) && script.contains("zones"),
+            "{shell}: {script}"
+        );
+    }
+}

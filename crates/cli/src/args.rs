@@ -28,8 +28,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the DNS server.
     Serve {
-        /// The mapping and settings file.
-        #[arg(long, short)]
+        /// The mapping and settings file (TOML); reloaded on change and on SIGHUP.
+        #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
         /// Address to serve UDP and TCP on; repeat for several. Replaces `server.listen`.
         #[arg(long, value_name = "ADDR:PORT")]
@@ -40,7 +40,8 @@ pub(crate) enum Command {
     },
     /// Validate a mapping file and explain every problem.
     Check {
-        #[arg(long, short)]
+        /// The mapping and settings file to validate.
+        #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
         /// Treat warnings as errors.
         #[arg(long)]
@@ -78,9 +79,17 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = ZonesFormat::Table)]
         format: ZonesFormat,
     },
+    /// Print the manual page (roff) on stdout: `privatelink-dns man > privatelink-dns.1`.
+    Man,
+    /// Print a shell completion script on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Print every record the file would serve.
     Records {
-        #[arg(long, short)]
+        /// The mapping and settings file.
+        #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
         #[arg(long, value_enum, default_value_t = RecordsFormat::Table)]
         format: RecordsFormat,

@@ -4,6 +4,7 @@
 
 mod args;
 mod check;
+mod docs;
 mod import;
 mod records;
 mod remote;
@@ -47,6 +48,8 @@ fn main() -> ExitCode {
         Command::Missing { http, token } => remote::missing(http, token.as_deref()),
         Command::Status { http, token } => remote::status(http, token.as_deref()),
         Command::Zones { cloud, format } => zones::run(cloud, format),
+        Command::Man => docs::man(),
+        Command::Completions { shell } => docs::completions(shell),
         Command::Records {
             config,
             format,
