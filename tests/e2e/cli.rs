@@ -284,10 +284,7 @@ fn sighup_right_after_the_listening_line_reloads_instead_of_killing() {
 fn an_address_in_use_names_the_process_holding_it() {
     let holder = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let address = holder.local_addr().unwrap().to_string();
-    let config = format!(
-        "{}/../../config/privatelink-dns.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let config = crate::harness::example_path();
     let (code, _, stderr) =
         crate::harness::run(&["serve", "--config", &config, "--listen", &address]);
     assert_eq!(code, 2, "{stderr}");

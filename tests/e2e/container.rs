@@ -71,11 +71,7 @@ fn world_readable_copy() -> (tempfile::TempDir, std::path::PathBuf, std::path::P
     let config = dir.path().join("privatelink-dns.toml");
     std::fs::write(
         &config,
-        std::fs::read_to_string(format!(
-            "{}/../../config/privatelink-dns.toml",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap(),
+        std::fs::read_to_string(crate::harness::example_path()).unwrap(),
     )
     .unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -5,14 +5,7 @@ use hickory_proto::rr::RecordType;
 
 use crate::FAB1;
 use crate::client::{self, a_records, assert_authoritative};
-use crate::harness::{TestServer, run};
-
-fn example_path() -> String {
-    format!(
-        "{}/../../config/privatelink-dns.toml",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
+use crate::harness::{TestServer, example_path, run};
 
 #[test]
 fn the_example_is_valid_without_warnings_and_offline() {

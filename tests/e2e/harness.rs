@@ -290,6 +290,14 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The shipped example configuration, `config/privatelink-dns.toml`.
+pub fn example_path() -> String {
+    format!(
+        "{}/../../config/privatelink-dns.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
 /// Runs the binary with `input` on its standard input.
 pub fn run_stdin(args: &[&str], input: &str) -> (i32, String, String) {
     use std::io::Write as _;

@@ -30,11 +30,7 @@ fn the_server_notifies_ready_then_pings_the_watchdog() {
     let config = dir.path().join("privatelink-dns.toml");
     std::fs::write(
         &config,
-        std::fs::read_to_string(format!(
-            "{}/../../config/privatelink-dns.toml",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap(),
+        std::fs::read_to_string(crate::harness::example_path()).unwrap(),
     )
     .unwrap();
     // systemd sets WATCHDOG_PID to the service's pid; `exec` keeps the

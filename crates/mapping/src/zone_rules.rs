@@ -10,6 +10,7 @@ use crate::azure::zones::{
 use crate::azure::{CatalogueRow, Status, catalogue};
 use crate::diagnostic::Report;
 use crate::file::ZoneDecl;
+use crate::import::{Derived, private_form};
 use crate::name::DomainName;
 
 /// The service's name without its resource type: "Azure Key Vault".
@@ -93,26 +94,20 @@ pub(crate) fn warn_if_deprecated(zone: &DomainName, line: usize, field: &str, re
 /// should be mapped instead, or a name missing `.privatelink.` as the old
 /// portal showed them.
 pub(crate) fn missing_zone_hint(name: &DomainName) -> String {
-    if let Some((private, row)) = private_name_of_public(name) {
-        return format!(
-            "{name} is a public name ({}); Azure CNAMEs it to {private}: map that name",
-            service(row)
-        );
-    }
-    if let Some(private) = crate::azure::site_recovery::private_name_of_documented(name.as_str()) {
-        return format!(
+    // The import's own derivation, so `check` and `import` agree on the
+    // private name of every public or documentation-shaped name.
+    match private_form(name.as_str()) {
+        Some((private, Derived::Twin)) => {
+            let service = private_name_of_public(name).map_or("", |(_, row)| service(row));
+            format!(
+                "{name} is a public name ({service}); Azure CNAMEs it to {private}: map that name"
+            )
+        }
+        Some((private, _)) if private.contains(".siterecovery.windowsazure.") => format!(
             "Site Recovery's documentation shows this form; Azure creates {private}: \
              use [vault.site_recovery] or map that name"
-        );
-    }
-    let with_privatelink = name
-        .as_str()
-        .split_once('.')
-        .and_then(|(first, rest)| DomainName::parse(&format!("{first}.privatelink.{rest}")).ok());
-    match with_privatelink {
-        Some(fixed) if azure_zone_for(&fixed).zone().is_some() => {
-            format!("private endpoint names carry `.privatelink.`: {fixed}")
-        }
-        _ => "declare your own zone with a [[zone]] entry; never a public Azure zone".to_owned(),
+        ),
+        Some((private, _)) => format!("private endpoint names carry `.privatelink.`: {private}"),
+        None => "declare your own zone with a [[zone]] entry; never a public Azure zone".to_owned(),
     }
 }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::{Found, ImportError, Input, Network, Skipped, not_private_reason, private_form};
+use super::{Found, ImportError, Input, Network};
 
 /// The names in one file of `az` output.
 pub fn read(file: &str, text: &str) -> Result<Vec<Found>, ImportError> {
@@ -123,32 +123,15 @@ struct Context {
 }
 
 fn push(input: &mut Input, file: &str, fqdn: &str, addrs: Vec<IpAddr>, context: &Context) {
-    let fqdn = fqdn.trim_end_matches('.');
-    let skip = |input: &mut Input, reason: String| {
-        input.skipped.push(Skipped {
-            fqdn: fqdn.to_owned(),
-            file: file.to_owned(),
-            reason,
-        });
-    };
-    if addrs.is_empty() {
-        skip(input, "no IP address in the input".to_owned());
-        return;
+    match Found::from_input(fqdn, addrs, file) {
+        Ok(found) => input.found.push(Found {
+            endpoint: context.endpoint.clone(),
+            resource: context.resource.clone(),
+            network: context.network.clone(),
+            ..found
+        }),
+        Err(skipped) => input.skipped.push(skipped),
     }
-    let Some((name, derived)) = private_form(fqdn) else {
-        skip(input, not_private_reason(fqdn));
-        return;
-    };
-    let shown_as = (name != fqdn.to_ascii_lowercase()).then(|| (fqdn.to_owned(), derived));
-    input.found.push(Found {
-        name,
-        addrs,
-        endpoint: context.endpoint.clone(),
-        shown_as,
-        resource: context.resource.clone(),
-        file: file.to_owned(),
-        network: context.network.clone(),
-    });
 }
 
 /// The resource a private endpoint connects to: the last segment of its

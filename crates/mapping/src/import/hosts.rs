@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{Found, Input, Skipped, not_private_reason, private_form};
+use super::{Found, Input, Skipped};
 
 /// The Private Link names in a hosts file.
 pub fn read(file: &str, text: &str) -> Vec<Found> {
@@ -31,29 +31,12 @@ pub fn read_all(file: &str, text: &str) -> Input {
             }
             continue;
         };
-        for name in fields {
-            let fqdn = name.trim_end_matches('.');
-            if !fqdn.contains('.') {
-                continue;
-            }
-            match private_form(fqdn) {
-                Some((private, derived)) => {
-                    let shown_as =
-                        (private != fqdn.to_ascii_lowercase()).then(|| (fqdn.to_owned(), derived));
-                    input.found.push(Found {
-                        name: private,
-                        addrs: vec![addr],
-                        endpoint: None,
-                        shown_as,
-                        resource: None,
-                        file: file.to_owned(),
-                        network: None,
-                    });
-                }
-                None => input.skipped.push(Skipped {
-                    fqdn: fqdn.to_owned(),
+        for name in fields.filter(|name| name.trim_end_matches('.').contains('.')) {
+            match Found::from_input(name, vec![addr], file) {
+                Ok(found) => input.found.push(found),
+                Err(skipped) => input.skipped.push(Skipped {
                     file: at.clone(),
-                    reason: not_private_reason(fqdn),
+                    ..skipped
                 }),
             }
         }

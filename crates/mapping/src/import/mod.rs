@@ -58,6 +58,34 @@ pub struct Found {
     pub network: Option<String>,
 }
 
+impl Found {
+    /// `fqdn` (as the input spells it) with its addresses, turned into the
+    /// private name to serve; or why it is not imported. The one place both
+    /// readers decide, so a hosts file and `az` output treat a name alike.
+    pub(crate) fn from_input(fqdn: &str, addrs: Vec<IpAddr>, file: &str) -> Result<Self, Skipped> {
+        let fqdn = fqdn.trim_end_matches('.');
+        let skipped = |reason: String| Skipped {
+            fqdn: fqdn.to_owned(),
+            file: file.to_owned(),
+            reason,
+        };
+        if addrs.is_empty() {
+            return Err(skipped("no IP address in the input".to_owned()));
+        }
+        let (name, derived) =
+            private_form(fqdn).ok_or_else(|| skipped(not_private_reason(fqdn)))?;
+        Ok(Self {
+            name,
+            addrs,
+            endpoint: None,
+            shown_as: (derived != Derived::AsGiven).then(|| (fqdn.to_owned(), derived)),
+            resource: None,
+            file: file.to_owned(),
+            network: None,
+        })
+    }
+}
+
 /// A virtual network, from `az network vnet show|list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Network {
@@ -92,7 +120,7 @@ pub struct Input {
 }
 
 /// Why an FQDN with addresses has no private form.
-pub(crate) fn not_private_reason(fqdn: &str) -> String {
+fn not_private_reason(fqdn: &str) -> String {
     match crate::name::DomainName::parse(fqdn) {
         Err(error) => format!("not a valid DNS name: {error}"),
         Ok(_) => "not under an Azure Private Link zone, as given, through a public twin \

@@ -82,7 +82,8 @@ fn shown_note(found: &Found) -> Option<String> {
     let how = match derived {
         Derived::Twin => "a public name; its private name (Azure's CNAME target) is imported",
         Derived::Inserted => "`.privatelink.` inserted",
-        Derived::AsGiven => "lower-cased",
+        // Never stored: a name taken as given needs no note.
+        Derived::AsGiven => return None,
     };
     Some(format!(
         "{} was {shown} in {}: {how}",
