@@ -54,6 +54,8 @@ mod missing;
 mod monitoring;
 /// Metrics, readiness and the query log.
 mod operations;
+/// systemd's Type=notify: READY=1, watchdog pings, STOPPING=1.
+mod package;
 /// Real DNS software on loopback, configured by the tests.
 mod peer;
 /// UDP and TCP, EDNS, truncation, header checks, allow-list.
@@ -66,7 +68,6 @@ mod reload_safety;
 mod security;
 /// Malformed EDNS and TSIG: the same answer over UDP and TCP, as Knot's.
 mod signed;
-/// systemd's Type=notify: READY=1, watchdog pings, STOPPING=1.
 mod systemd;
 /// Zone transfers out: the ACL, AXFR/IXFR contents, serials, NOTIFY.
 mod transfer;

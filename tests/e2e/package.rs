@@ -1,0 +1,208 @@
+//! The Debian package, built by `packaging/build-deb.sh` (cargo-deb), as a
+//! VM would receive it: its contents, an unpack into an empty root whose
+//! installed binary checks the installed configuration, and a full
+//! `dpkg -i` with the maintainer scripts in a throwaway copy of this
+//! machine (an overlay over `/` in a private mount namespace), after which
+//! the system user exists, the unit is enabled and verifies with its
+//! manual page installed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn has(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn run_ok(command: &mut Command) -> String {
+    let output: Output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?}: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Builds the package once per test run, in its own target directory so
+/// the release build never waits on the test build's lock.
+fn build_package() -> Option<PathBuf> {
+    static PACKAGE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PACKAGE.get_or_init(build).clone()
+}
+
+fn build() -> Option<PathBuf> {
+    for tool in ["cargo-deb", "dpkg-deb", "dpkg"] {
+        if !has(tool) {
+            eprintln!("skipped: needs {tool} (cargo install cargo-deb --locked)");
+            return None;
+        }
+    }
+    let output = run_ok(
+        Command::new(repo().join("packaging/build-deb.sh"))
+            .env("CARGO_TARGET_DIR", repo().join("target/package")),
+    );
+    let deb = PathBuf::from(output.lines().last().unwrap_or_default());
+    let deb = if deb.is_absolute() {
+        deb
+    } else {
+        repo().join(deb)
+    };
+    assert!(deb.is_file(), "no package at {}", deb.display());
+    Some(deb)
+}
+
+#[test]
+fn the_debian_package_installs_and_its_binary_checks_the_installed_config() {
+    let Some(deb) = build_package() else { return };
+
+    // Contents: what a distribution package of a daemon carries.
+    let listing = run_ok(Command::new("dpkg-deb").arg("-c").arg(&deb));
+    for path in [
+        "./usr/bin/privatelink-dns",
+        "./etc/privatelink-dns/privatelink-dns.toml",
+        "./usr/lib/systemd/system/privatelink-dns.service",
+        "./usr/share/man/man1/privatelink-dns.1.gz",
+        "./usr/share/bash-completion/completions/privatelink-dns",
+        "./usr/share/zsh/vendor-completions/_privatelink-dns",
+        "./usr/share/fish/vendor_completions.d/privatelink-dns.fish",
+        "./usr/share/doc/privatelink-dns/copyright",
+    ] {
+        assert!(
+            listing.lines().any(|l| l.ends_with(path)),
+            "{path} not in the package:\n{listing}"
+        );
+    }
+    let control = run_ok(Command::new("dpkg-deb").arg("-I").arg(&deb));
+    assert!(control.contains("Depends: adduser"), "{control}");
+    assert!(control.contains("conffiles"), "{control}");
+
+    // An empty root: unpack only (configuring would run the postinst, which
+    // needs a shell and adduser in that root; the next test runs it). The
+    // conffile waits as .dpkg-new until configure renames it; the installed
+    // binary checks it there.
+    let root = tempfile::tempdir().unwrap();
+    let admin = root.path().join("var/lib/dpkg");
+    for dir in ["info", "updates", "triggers"] {
+        std::fs::create_dir_all(admin.join(dir)).unwrap();
+    }
+    std::fs::write(admin.join("status"), "").unwrap();
+    run_ok(
+        Command::new("dpkg")
+            .arg("--root")
+            .arg(root.path())
+            .args(["--force-depends", "--unpack"])
+            .arg(&deb),
+    );
+    let conffiles = run_ok(
+        Command::new("dpkg-query")
+            .arg("--root")
+            .arg(root.path())
+            .args(["-W", "-f", "${Conffiles}", "privatelink-dns"]),
+    );
+    assert!(
+        conffiles.contains("/etc/privatelink-dns/privatelink-dns.toml"),
+        "{conffiles:?}"
+    );
+    let installed = root.path().join("usr/bin/privatelink-dns");
+    let config = root
+        .path()
+        .join("etc/privatelink-dns/privatelink-dns.toml.dpkg-new");
+    let check = run_ok(
+        Command::new(&installed)
+            .arg("check")
+            .arg("--config")
+            .arg(&config),
+    );
+    assert!(check.contains("13 name(s)"), "{check}");
+    // Offline by default: no upstream in the installed configuration.
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.lines().any(|l| l == "upstreams = []"), "{text}");
+    let version = run_ok(Command::new(&installed).arg("--version"));
+    assert!(version.starts_with("privatelink-dns "), "{version}");
+}
+
+/// `dpkg -i` with its maintainer scripts, in an overlay over `/` that
+/// vanishes with the mount namespace: the real install path of a VM.
+#[test]
+fn the_debian_package_creates_its_user_and_enables_its_unit() {
+    if !has("unshare") || !has("chroot") || !has("adduser") {
+        eprintln!("skipped: needs unshare, chroot and adduser");
+        return;
+    }
+    let Some(deb) = build_package() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let script = r#"
+set -eu
+s="$1"; deb="$2"
+mount -t tmpfs tmpfs "$s"
+mkdir -p "$s/upper" "$s/work" "$s/root"
+mount -t overlay overlay -o lowerdir=/,upperdir="$s/upper",workdir="$s/work" "$s/root"
+mount --bind /proc "$s/root/proc"
+mount --bind /dev "$s/root/dev"
+cp "$deb" "$s/root/tmp/package.deb"
+chroot "$s/root" sh -c '
+  set -eu
+  dpkg --purge privatelink-dns >/dev/null 2>&1 || true
+  dpkg -i /tmp/package.deb >/dev/null
+  echo "user: $(getent passwd privatelink-dns | cut -d: -f1,7)"
+  echo "config: $(stat -c "%U:%G %a" /etc/privatelink-dns/privatelink-dns.toml)"
+  echo "enabled: $(readlink /etc/systemd/system/multi-user.target.wants/privatelink-dns.service)"
+  echo "status: $(dpkg-query -W -f "\${Status}" privatelink-dns)"
+  if command -v systemd-analyze >/dev/null && command -v man >/dev/null; then
+    systemd-analyze verify --man=yes /usr/lib/systemd/system/privatelink-dns.service && echo "verify: ok"
+  fi
+  runuser -u privatelink-dns -- privatelink-dns check --config /etc/privatelink-dns/privatelink-dns.toml >/dev/null && echo "check as the service user: ok"
+  dpkg --purge privatelink-dns >/dev/null
+  echo "after purge: $(ls /etc/privatelink-dns 2>&1 | head -1)"
+'
+"#;
+    let report = run_ok(
+        Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+            ])
+            .arg(scratch.path())
+            .arg(&deb),
+    );
+    eprintln!("{report}");
+    for line in [
+        "user: privatelink-dns:/usr/sbin/nologin",
+        "config: root:privatelink-dns 640",
+        "status: install ok installed",
+        "check as the service user: ok",
+    ] {
+        assert!(
+            report.lines().any(|l| l == line),
+            "{line:?} not in\n{report}"
+        );
+    }
+    // deb-systemd-helper links through /lib or /usr/lib (merged /usr).
+    assert!(
+        report.lines().any(|l| l.starts_with("enabled: /")
+            && l.ends_with("lib/systemd/system/privatelink-dns.service")),
+        "{report}"
+    );
+    if has("systemd-analyze") {
+        assert!(report.lines().any(|l| l == "verify: ok"), "{report}");
+    }
+    assert!(
+        !report.contains("after purge: privatelink-dns.toml"),
+        "{report}"
+    );
+}
