@@ -7,9 +7,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use crate::FAB1;
-use crate::harness::{TestServer, binary, run, temp_file};
+use crate::harness::{TestServer, binary, run};
 
-fn docker(path: &str) -> String {
+pub(crate) fn docker(path: &str) -> String {
     format!("{}/../../docker/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -23,22 +23,19 @@ fn the_lab_and_kubernetes_mappings_are_valid() {
     ]);
     assert_eq!(code, 0, "{stdout}");
 
-    // The ConfigMap's file, taken out of its YAML block.
-    let yaml = std::fs::read_to_string(docker("kubernetes/configmap.yaml")).unwrap();
-    let block: String = yaml
-        .split_once("privatelink-dns.toml: |\n")
-        .unwrap()
-        .1
-        .lines()
-        .take_while(|line| line.starts_with("    ") || line.is_empty())
-        .map(|line| format!("{}\n", line.strip_prefix("    ").unwrap_or(line)))
-        .collect();
-    let (_dir, path) = temp_file("configmap.toml", &block);
-    let (code, stdout, _) = run(&["check", "--strict", "--config", &path.display().to_string()]);
-    assert_eq!(code, 0, "{stdout}\n{block}");
-    assert!(
-        block.contains("listen = [\"0.0.0.0:53\"]") && block.contains("http = \"0.0.0.0:9153\"")
-    );
+    // The ConfigMap's file in the Kustomize base, and the AKS overlay's.
+    for mapping in [
+        "kubernetes/base/privatelink-dns.toml",
+        "kubernetes/aks/privatelink-dns.toml",
+    ] {
+        let (code, stdout, _) = run(&["check", "--strict", "--config", &docker(mapping)]);
+        assert_eq!(code, 0, "{mapping}: {stdout}");
+        let text = std::fs::read_to_string(docker(mapping)).unwrap();
+        assert!(
+            text.contains("listen = [\"0.0.0.0:53\"]") && text.contains("http = \"0.0.0.0:9153\""),
+            "{mapping}"
+        );
+    }
 
     // The Dockerfile runs what it says.
     let dockerfile = std::fs::read_to_string(docker("Dockerfile")).unwrap();
@@ -47,7 +44,7 @@ fn the_lab_and_kubernetes_mappings_are_valid() {
     assert!(dockerfile.contains("\"--listen\", \"0.0.0.0:53\", \"--http\", \"0.0.0.0:9153\""));
 }
 
-fn is_root_with(tools: &[&str]) -> bool {
+pub(crate) fn is_root_with(tools: &[&str]) -> bool {
     let is_root = Command::new("id")
         .arg("-u")
         .output()
@@ -79,15 +76,15 @@ fn world_readable_copy() -> (tempfile::TempDir, std::path::PathBuf, std::path::P
 }
 
 /// The security settings the shipped Deployment gives the container.
-struct PodSecurity {
-    uid: String,
-    drops_all: bool,
-    no_escalation: bool,
-    unprivileged_port_start: String,
+pub(crate) struct PodSecurity {
+    pub(crate) uid: String,
+    pub(crate) drops_all: bool,
+    pub(crate) no_escalation: bool,
+    pub(crate) unprivileged_port_start: String,
 }
 
-fn shipped_pod_security() -> PodSecurity {
-    let yaml = std::fs::read_to_string(docker("kubernetes/deployment.yaml")).unwrap();
+pub(crate) fn shipped_pod_security() -> PodSecurity {
+    let yaml = std::fs::read_to_string(docker("kubernetes/base/deployment.yaml")).unwrap();
     let after = |key: &str| -> String {
         let at = yaml
             .find(key)
@@ -203,19 +200,23 @@ fn the_binary_serves_port_53_as_the_shipped_pod_runs_it() {
     );
     assert_eq!(line("NoNewPrivs:").split_whitespace().nth(1), Some("1"));
 
-    let name = FAB1.trim_end_matches('.');
+    assert_eq!(ask_port_53_in_netns_of(server.pid(), FAB1), "0 1 10.10.0.4");
+}
+
+/// `rcode ancount first-address` of an A query for `name` sent to
+/// 127.0.0.1:53 inside the network namespace of process `pid`.
+pub(crate) fn ask_port_53_in_netns_of(pid: i32, name: &str) -> String {
     let output = Command::new("nsenter")
-        .arg(format!("--net=/proc/{}/ns/net", server.pid()))
-        .args(["python3", "-c", NETNS_CLIENT, name])
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args(["python3", "-c", NETNS_CLIENT, name.trim_end_matches('.')])
         .output()
         .unwrap();
-    let answer = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        answer.trim(),
-        "0 1 10.10.0.4",
+    assert!(
+        output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// Why the image ships no file capability: with the bounding set empty, as
@@ -254,5 +255,124 @@ fn a_file_capability_cannot_run_with_every_capability_dropped() {
         String::from_utf8_lossy(&output.stderr).contains("Operation not permitted"),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn has(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `kubectl kustomize` of a directory under docker/kubernetes.
+fn render(dir: &str) -> String {
+    let output = Command::new("kubectl")
+        .args(["kustomize", &docker(&format!("kubernetes/{dir}"))])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The base and the AKS overlay render with Kustomize (kubectl's), the
+/// overlay's values land where AKS reads them, and every rendered object
+/// passes the Kubernetes schemas.
+#[test]
+fn the_kubernetes_manifests_render_for_aks_and_match_the_schemas() {
+    if !has("kubectl") {
+        eprintln!("skipped: needs kubectl (its built-in Kustomize)");
+        return;
+    }
+    let base = render("base");
+    let aks = render("aks");
+    for needle in [
+        "service.beta.kubernetes.io/azure-load-balancer-internal: \"true\"",
+        "service.beta.kubernetes.io/azure-load-balancer-ipv4: 10.0.0.53",
+        "type: LoadBalancer",
+        "externalTrafficPolicy: Local",
+        "replicas: 3",
+        "image: myregistry.azurecr.io/privatelink-dns:0.1.0",
+        "kind: PodDisruptionBudget",
+        "topologySpreadConstraints:",
+        "net.ipv4.ip_unprivileged_port_start",
+        // The overlay's mapping replaced the base's.
+        "name = \"rsv-prod-eus\"",
+    ] {
+        assert!(
+            aks.contains(needle),
+            "{needle} not in the AKS rendering:\n{aks}"
+        );
+    }
+    assert!(
+        !aks.contains("rsv-prod-we"),
+        "the base's mapping leaked into the overlay"
+    );
+    assert!(!base.contains("azure-load-balancer-ipv4"));
+    // No hash suffix: the Deployment mounts the ConfigMap the pods reload.
+    for rendered in [&base, &aks] {
+        assert_eq!(
+            rendered.matches("\n  name: privatelink-dns\n").count(),
+            4,
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("- configMap:\n          name: privatelink-dns\n"),
+            "{rendered}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    for (name, rendered) in [("base.yaml", &base), ("aks.yaml", &aks)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, rendered).unwrap();
+        validate(&path, 4);
+    }
+}
+
+/// Every object of `path` passes the Kubernetes schemas (strict: unknown
+/// fields fail) of the oldest AKS-supported release and a newer one.
+fn validate(path: &std::path::Path, objects: usize) {
+    if !has("kubernetes-validate") {
+        eprintln!(
+            "skipped the schema check: needs kubernetes-validate (pip install kubernetes-validate)"
+        );
+        return;
+    }
+    for version in ["1.29.0", "1.33.0"] {
+        let output = Command::new("kubernetes-validate")
+            .args(["--strict", "-k", version])
+            .arg(path)
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{} against {version}:\n{report}",
+            path.display()
+        );
+        assert_eq!(
+            report.matches(" passed for resource ").count(),
+            objects,
+            "{report}"
+        );
+    }
+}
+
+/// The base's hand-written objects match the schemas even where no
+/// kubectl renders the Kustomizations.
+#[test]
+fn the_kubernetes_base_objects_match_the_schemas() {
+    validate(
+        std::path::Path::new(&docker("kubernetes/base/deployment.yaml")),
+        1,
+    );
+    validate(
+        std::path::Path::new(&docker("kubernetes/base/service.yaml")),
+        2,
     );
 }

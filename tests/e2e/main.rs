@@ -36,6 +36,8 @@ mod example;
 mod forward;
 /// Hostile inputs (issue 18): mapping paths that are not files or too large.
 mod hardening;
+/// The runtime image built by buildah, run from its own root as the pod runs it.
+mod image;
 /// `import` from Azure CLI output and hosts files; `check` golden files.
 mod import;
 /// BIND, Unbound and Knot DNS as forwarders and secondaries; stub clients; replicas.
@@ -54,7 +56,7 @@ mod missing;
 mod monitoring;
 /// Metrics, readiness and the query log.
 mod operations;
-/// systemd's Type=notify: READY=1, watchdog pings, STOPPING=1.
+/// The Debian package: contents, an unpack into an empty root, dpkg -i with its scripts.
 mod package;
 /// Real DNS software on loopback, configured by the tests.
 mod peer;
@@ -68,6 +70,7 @@ mod reload_safety;
 mod security;
 /// Malformed EDNS and TSIG: the same answer over UDP and TCP, as Knot's.
 mod signed;
+/// systemd's Type=notify: READY=1, watchdog pings, STOPPING=1.
 mod systemd;
 /// Zone transfers out: the ACL, AXFR/IXFR contents, serials, NOTIFY.
 mod transfer;
