@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet --release --locked --bin privatelink-dns
-binary=target/release/privatelink-dns
+binary=${CARGO_TARGET_DIR:-target}/release/privatelink-dns
 assets=target/deb-assets
 rm -rf "$assets"
 mkdir -p "$assets"

@@ -23,6 +23,15 @@ fn the_lab_and_kubernetes_mappings_are_valid() {
     ]);
     assert_eq!(code, 0, "{stdout}");
 
+    // The README's two-VM example, which listens on the VM's own address.
+    let (code, stdout, _) = run(&[
+        "check",
+        "--strict",
+        "--config",
+        &docker("../packaging/examples/hub-vm.toml"),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+
     // The ConfigMap's file in the Kustomize base, and the AKS overlay's.
     for mapping in [
         "kubernetes/base/privatelink-dns.toml",
