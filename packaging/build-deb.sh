@@ -18,5 +18,5 @@ mkdir -p "$assets"
 "$binary" completions zsh > "$assets/_privatelink-dns"
 "$binary" completions fish > "$assets/privatelink-dns.fish"
 
-cargo deb -p privatelink-dns --no-build --strip --output target/debian/ 2>&1 >/dev/null | grep -v '^warning: ' >&2 || true
-ls target/debian/privatelink-dns_*.deb | tail -1
+# cargo-deb prints the path of the package it wrote; a failure stops here.
+cargo deb -p privatelink-dns --no-build --strip --output target/debian/

@@ -7,38 +7,31 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use crate::FAB1;
-use crate::harness::{TestServer, binary, run};
+use crate::harness::{TestServer, binary, output_of, repo, run};
+use crate::peer::{installed_by, on_path};
 
 pub(crate) fn docker(path: &str) -> String {
-    format!("{}/../../docker/{path}", env!("CARGO_MANIFEST_DIR"))
+    repo().join("docker").join(path).display().to_string()
 }
 
 #[test]
 fn the_lab_and_kubernetes_mappings_are_valid() {
-    let (code, stdout, _) = run(&[
-        "check",
-        "--strict",
-        "--config",
-        &docker("lab/privatelink-dns.toml"),
-    ]);
-    assert_eq!(code, 0, "{stdout}");
-
-    // The README's two-VM example, which listens on the VM's own address.
-    let (code, stdout, _) = run(&[
-        "check",
-        "--strict",
-        "--config",
-        &docker("../packaging/examples/hub-vm.toml"),
-    ]);
-    assert_eq!(code, 0, "{stdout}");
-
-    // The ConfigMap's file in the Kustomize base, and the AKS overlay's.
+    // The lab's, the README's two-VM example (on the VM's own address),
+    // and the ConfigMap's files in the Kustomize base and the AKS overlay.
     for mapping in [
+        "lab/privatelink-dns.toml",
+        "../packaging/examples/hub-vm.toml",
         "kubernetes/base/privatelink-dns.toml",
         "kubernetes/aks/privatelink-dns.toml",
     ] {
         let (code, stdout, _) = run(&["check", "--strict", "--config", &docker(mapping)]);
         assert_eq!(code, 0, "{mapping}: {stdout}");
+    }
+    // In a pod: every address, the HTTP endpoint for the probes.
+    for mapping in [
+        "kubernetes/base/privatelink-dns.toml",
+        "kubernetes/aks/privatelink-dns.toml",
+    ] {
         let text = std::fs::read_to_string(docker(mapping)).unwrap();
         assert!(
             text.contains("listen = [\"0.0.0.0:53\"]") && text.contains("http = \"0.0.0.0:9153\""),
@@ -58,13 +51,7 @@ pub(crate) fn is_root_with(tools: &[&str]) -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|out| out.stdout == b"0\n");
-    is_root
-        && tools.iter().all(|tool| {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
+    is_root && tools.iter().all(|tool| on_path(tool))
 }
 
 /// A directory a dropped user can read, holding a copy of the binary and
@@ -267,25 +254,9 @@ fn a_file_capability_cannot_run_with_every_capability_dropped() {
     );
 }
 
-fn has(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// `kubectl kustomize` of a directory under docker/kubernetes.
 fn render(dir: &str) -> String {
-    let output = Command::new("kubectl")
-        .args(["kustomize", &docker(&format!("kubernetes/{dir}"))])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    output_of(Command::new("kubectl").args(["kustomize", &docker(&format!("kubernetes/{dir}"))]))
 }
 
 /// The base and the AKS overlay render with Kustomize (kubectl's), the
@@ -293,8 +264,10 @@ fn render(dir: &str) -> String {
 /// passes the Kubernetes schemas.
 #[test]
 fn the_kubernetes_manifests_render_for_aks_and_match_the_schemas() {
-    if !has("kubectl") {
-        eprintln!("skipped: needs kubectl (its built-in Kustomize)");
+    if !installed_by(
+        "kubectl",
+        "not in Debian's archive: its own package, for Kustomize",
+    ) {
         return;
     }
     let base = render("base");
@@ -346,10 +319,7 @@ fn the_kubernetes_manifests_render_for_aks_and_match_the_schemas() {
 /// Every object of `path` passes the Kubernetes schemas (strict: unknown
 /// fields fail) of the oldest AKS-supported release and a newer one.
 fn validate(path: &std::path::Path, objects: usize) {
-    if !has("kubernetes-validate") {
-        eprintln!(
-            "skipped the schema check: needs kubernetes-validate (pip install kubernetes-validate)"
-        );
+    if !installed_by("kubernetes-validate", "pip install kubernetes-validate") {
         return;
     }
     for version in ["1.29.0", "1.33.0"] {

@@ -11,6 +11,24 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// The workspace's root, where the README, docker/ and packaging/ are.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The standard output of `command`, which must succeed (else the test
+/// fails with both of its outputs).
+pub fn output_of(command: &mut Command) -> String {
+    let output = command.output().expect("the command starts");
+    assert!(
+        output.status.success(),
+        "{command:?}: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// How long a server may take to print its listening lines.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 

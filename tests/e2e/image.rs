@@ -10,20 +10,12 @@ use std::process::Command;
 
 use crate::FAB1;
 use crate::container::{ask_port_53_in_netns_of, is_root_with, shipped_pod_security};
-use crate::harness::TestServer;
-
-fn repo() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::harness::{TestServer, output_of, repo};
 
 fn buildah(args: &[&str]) -> String {
-    let output = Command::new("buildah").args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "buildah {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    output_of(Command::new("buildah").args(args))
+        .trim()
+        .to_owned()
 }
 
 /// Removes the working container and the image, whatever the test's outcome.
@@ -52,15 +44,10 @@ fn the_image_built_by_buildah_serves_port_53_as_the_pod_runs_it() {
         container: None,
         tag: tag.clone(),
     };
-    let output = Command::new(repo().join("docker/build-image.sh"))
-        .arg(&tag)
-        .env("CARGO_TARGET_DIR", repo().join("target/package"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    output_of(
+        Command::new(repo().join("docker/build-image.sh"))
+            .arg(&tag)
+            .env("CARGO_TARGET_DIR", repo().join("target/package")),
     );
 
     // The image's configuration: the pod's user, the entrypoint and command.

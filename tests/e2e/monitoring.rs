@@ -3,7 +3,7 @@
 //! (issue 14).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -13,14 +13,10 @@ use hickory_proto::rr::RecordType;
 use crate::base_config;
 use crate::client;
 use crate::fake_upstream::{FakeUpstream, Table};
-use crate::harness::{self, TestServer};
+use crate::harness::{self, TestServer, repo};
 use crate::peer::installed;
 
 const MISSING: &str = "weacct01pod01prot9.privatelink.blob.core.windows.net";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// A server that has forwarded, failed an upstream try, seen a missing
 /// name, rejected a broken file and applied a good one.

@@ -6,32 +6,12 @@
 //! the system user exists, the unit is enabled and verifies with its
 //! manual page installed.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::OnceLock;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn has(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn run_ok(command: &mut Command) -> String {
-    let output: Output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?}: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use crate::harness::{output_of, repo};
+use crate::peer::{installed, installed_by, on_path};
 
 /// Builds the package once per test run, in its own target directory so
 /// the release build never waits on the test build's lock.
@@ -41,13 +21,13 @@ fn build_package() -> Option<PathBuf> {
 }
 
 fn build() -> Option<PathBuf> {
-    for tool in ["cargo-deb", "dpkg-deb", "dpkg"] {
-        if !has(tool) {
-            eprintln!("skipped: needs {tool} (cargo install cargo-deb --locked)");
-            return None;
-        }
+    if !installed_by("cargo-deb", "cargo install cargo-deb --locked")
+        || !installed("dpkg-deb", "dpkg")
+        || !installed("dpkg", "dpkg")
+    {
+        return None;
     }
-    let output = run_ok(
+    let output = output_of(
         Command::new(repo().join("packaging/build-deb.sh"))
             .env("CARGO_TARGET_DIR", repo().join("target/package")),
     );
@@ -66,7 +46,7 @@ fn the_debian_package_installs_and_its_binary_checks_the_installed_config() {
     let Some(deb) = build_package() else { return };
 
     // Contents: what a distribution package of a daemon carries.
-    let listing = run_ok(Command::new("dpkg-deb").arg("-c").arg(&deb));
+    let listing = output_of(Command::new("dpkg-deb").arg("-c").arg(&deb));
     for path in [
         "./usr/bin/privatelink-dns",
         "./etc/privatelink-dns/privatelink-dns.toml",
@@ -82,7 +62,7 @@ fn the_debian_package_installs_and_its_binary_checks_the_installed_config() {
             "{path} not in the package:\n{listing}"
         );
     }
-    let control = run_ok(Command::new("dpkg-deb").arg("-I").arg(&deb));
+    let control = output_of(Command::new("dpkg-deb").arg("-I").arg(&deb));
     assert!(control.contains("Depends: adduser"), "{control}");
     assert!(control.contains("conffiles"), "{control}");
 
@@ -96,14 +76,14 @@ fn the_debian_package_installs_and_its_binary_checks_the_installed_config() {
         std::fs::create_dir_all(admin.join(dir)).unwrap();
     }
     std::fs::write(admin.join("status"), "").unwrap();
-    run_ok(
+    output_of(
         Command::new("dpkg")
             .arg("--root")
             .arg(root.path())
             .args(["--force-depends", "--unpack"])
             .arg(&deb),
     );
-    let conffiles = run_ok(
+    let conffiles = output_of(
         Command::new("dpkg-query")
             .arg("--root")
             .arg(root.path())
@@ -117,7 +97,7 @@ fn the_debian_package_installs_and_its_binary_checks_the_installed_config() {
     let config = root
         .path()
         .join("etc/privatelink-dns/privatelink-dns.toml.dpkg-new");
-    let check = run_ok(
+    let check = output_of(
         Command::new(&installed)
             .arg("check")
             .arg("--config")
@@ -127,7 +107,7 @@ fn the_debian_package_installs_and_its_binary_checks_the_installed_config() {
     // Offline by default: no upstream in the installed configuration.
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(text.lines().any(|l| l == "upstreams = []"), "{text}");
-    let version = run_ok(Command::new(&installed).arg("--version"));
+    let version = output_of(Command::new(&installed).arg("--version"));
     assert!(version.starts_with("privatelink-dns "), "{version}");
 }
 
@@ -135,8 +115,10 @@ fn the_debian_package_installs_and_its_binary_checks_the_installed_config() {
 /// vanishes with the mount namespace: the real install path of a VM.
 #[test]
 fn the_debian_package_creates_its_user_and_enables_its_unit() {
-    if !has("unshare") || !has("chroot") || !has("adduser") {
-        eprintln!("skipped: needs unshare, chroot and adduser");
+    if !installed("unshare", "util-linux")
+        || !installed("chroot", "coreutils")
+        || !installed("adduser", "adduser")
+    {
         return;
     }
     let Some(deb) = build_package() else { return };
@@ -163,10 +145,10 @@ chroot "$s/root" sh -c '
   fi
   runuser -u privatelink-dns -- privatelink-dns check --config /etc/privatelink-dns/privatelink-dns.toml >/dev/null && echo "check as the service user: ok"
   dpkg --purge privatelink-dns >/dev/null
-  echo "after purge: $(ls /etc/privatelink-dns 2>&1 | head -1)"
+  echo "after purge: $(test -e /etc/privatelink-dns && echo present || echo gone)"
 '
 "#;
-    let report = run_ok(
+    let report = output_of(
         Command::new("unshare")
             .args([
                 "--mount",
@@ -198,11 +180,8 @@ chroot "$s/root" sh -c '
             && l.ends_with("lib/systemd/system/privatelink-dns.service")),
         "{report}"
     );
-    if has("systemd-analyze") {
+    if on_path("systemd-analyze") {
         assert!(report.lines().any(|l| l == "verify: ok"), "{report}");
     }
-    assert!(
-        !report.contains("after purge: privatelink-dns.toml"),
-        "{report}"
-    );
+    assert!(report.lines().any(|l| l == "after purge: gone"), "{report}");
 }

@@ -13,16 +13,26 @@ use hickory_proto::rr::RecordType;
 
 use crate::client;
 
-/// True when `program` can be run; otherwise says which test skips and why.
-pub fn installed(program: &str, package: &str) -> bool {
-    let found = Command::new("sh")
+/// True when `program` is on the PATH.
+pub fn on_path(program: &str) -> bool {
+    Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {program}"))
         .stdout(Stdio::null())
         .status()
-        .is_ok_and(|status| status.success());
+        .is_ok_and(|status| status.success())
+}
+
+/// True when `program` can be run; otherwise says which test skips and why.
+pub fn installed(program: &str, package: &str) -> bool {
+    installed_by(program, &format!("apt-get install {package}"))
+}
+
+/// `installed` for a tool that comes from elsewhere than Debian's archive.
+pub fn installed_by(program: &str, install: &str) -> bool {
+    let found = on_path(program);
     if !found {
-        eprintln!("skipped: {program} is not installed (apt-get install {package})");
+        eprintln!("skipped: {program} is not installed ({install})");
     }
     found
 }
