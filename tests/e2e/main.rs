@@ -66,6 +66,8 @@ mod protocol;
 mod reload;
 /// Files written in place in pieces, large removals, a FIFO seen by the watcher.
 mod reload_safety;
+/// Replicas on one file: the declared serial, secondaries listing both.
+mod replicas;
 /// The allow-list on dual-stack sockets, ANY, rate limiting, TCP and upstream limits.
 mod security;
 /// Malformed EDNS and TSIG: the same answer over UDP and TCP, as Knot's.

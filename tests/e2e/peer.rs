@@ -210,6 +210,17 @@ pub fn bind_secondary(port: u16, primary: SocketAddr, zones: &[&str]) -> Peer {
 /// [`bind_secondary`] transferring from the loopback address `source`
 /// (which picks the primary's view).
 pub fn bind_secondary_from(port: u16, primary: SocketAddr, zones: &[&str], source: &str) -> Peer {
+    bind_secondary_of(port, &[primary], zones, source)
+}
+
+/// BIND 9 as a secondary of `zones` listing every one of `primaries`
+/// (replicas of one primary), in that order.
+pub fn bind_secondary_of(
+    port: u16,
+    primaries: &[SocketAddr],
+    zones: &[&str],
+    source: &str,
+) -> Peer {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut conf = format!(
         r#"options {{
@@ -228,11 +239,13 @@ pub fn bind_secondary_from(port: u16, primary: SocketAddr, zones: &[&str], sourc
 "#,
         dir = dir.path().display()
     );
+    let primaries: String = primaries
+        .iter()
+        .map(|p| format!("{} port {}; ", p.ip(), p.port()))
+        .collect();
     for zone in zones {
         conf.push_str(&format!(
-            "zone \"{zone}\" {{ type secondary; file \"{zone}.db\"; primaries {{ {} port {}; }}; }};\n",
-            primary.ip(),
-            primary.port()
+            "zone \"{zone}\" {{ type secondary; file \"{zone}.db\"; primaries {{ {primaries}}}; }};\n"
         ));
     }
     start_named(dir, port, &conf, zones.first().copied().unwrap_or("."))
@@ -326,6 +339,17 @@ pub fn knot_secondary(port: u16, primary: SocketAddr, zones: &[&str]) -> Peer {
 /// [`knot_secondary`] transferring from the loopback address `source`
 /// (which picks the primary's view).
 pub fn knot_secondary_from(port: u16, primary: SocketAddr, zones: &[&str], source: &str) -> Peer {
+    knot_secondary_of(port, &[primary], zones, source)
+}
+
+/// Knot DNS as a secondary of `zones` listing every one of `primaries`
+/// (replicas of one primary), in that order.
+pub fn knot_secondary_of(
+    port: u16,
+    primaries: &[SocketAddr],
+    zones: &[&str],
+    source: &str,
+) -> Peer {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut conf = format!(
         r#"server:
@@ -338,12 +362,24 @@ log:
   - target: stderr
     any: info
 remote:
-  - id: primary
-    address: {primary_ip}@{primary_port}
-    via: {source}
-acl:
+"#,
+        dir = dir.path().display(),
+    );
+    let mut ids = Vec::new();
+    for (i, primary) in primaries.iter().enumerate() {
+        conf.push_str(&format!(
+            "  - id: primary{i}\n    address: {}@{}\n    via: {source}\n",
+            primary.ip(),
+            primary.port()
+        ));
+        ids.push(format!("primary{i}"));
+    }
+    let mut notifiers: Vec<String> = primaries.iter().map(|p| p.ip().to_string()).collect();
+    notifiers.dedup();
+    conf.push_str(&format!(
+        r#"acl:
   - id: notify_from_primary
-    address: {primary_ip}
+    address: [{notifiers}]
     action: notify
 template:
   - id: default
@@ -352,13 +388,13 @@ template:
     journal-content: none
 zone:
 "#,
+        notifiers = notifiers.join(", "),
         dir = dir.path().display(),
-        primary_ip = primary.ip(),
-        primary_port = primary.port(),
-    );
+    ));
     for zone in zones {
         conf.push_str(&format!(
-            "  - domain: {zone}\n    master: primary\n    acl: notify_from_primary\n"
+            "  - domain: {zone}\n    master: [{}]\n    acl: notify_from_primary\n",
+            ids.join(", ")
         ));
     }
     start_knot(dir, port, &conf, zones.first().copied().unwrap_or("."))

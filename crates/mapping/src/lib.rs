@@ -33,7 +33,7 @@ pub mod mapping;
 pub mod name;
 mod nodes;
 pub mod records;
-mod serial;
+pub mod serial;
 pub mod settings;
 mod vault_checks;
 pub mod views;

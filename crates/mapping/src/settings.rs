@@ -68,6 +68,16 @@ pub struct ServerSettings {
     pub allow_transfer: Vec<IpNet>,
     /// Secondaries told (DNS NOTIFY) when a reload changes a zone.
     pub notify: Vec<SocketAddr>,
+    /// `server.serial`: the SOA serial of every zone, declared in the file
+    /// so that replicas loading it agree (see [`crate::serial`]).
+    pub serial: Option<DeclaredSerial>,
+}
+
+/// A serial the file declares, with its line for the errors about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeclaredSerial {
+    pub value: u32,
+    pub line: usize,
 }
 
 impl ServerSettings {
@@ -273,6 +283,7 @@ impl Default for Settings {
                 udp_workers: 0,
                 allow_transfer: Vec::new(),
                 notify: Vec::new(),
+                serial: None,
             },
             forward: ForwardSettings {
                 upstreams: vec![AZURE_RESOLVER],

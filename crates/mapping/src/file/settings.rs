@@ -7,7 +7,7 @@ use super::fields::{domain_name, fallback, networks, required, socket_addrs};
 use toml::de::DeTable;
 
 use super::value::{Reader, Value, join};
-use crate::settings::{ForwardRule, ServerSettings, Settings, UpstreamLimits};
+use crate::settings::{DeclaredSerial, ForwardRule, ServerSettings, Settings, UpstreamLimits};
 
 pub(super) const RATE_LIMIT_KEYS: &[&str] =
     &["responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix"];
@@ -29,6 +29,7 @@ pub(super) const SERVER_KEYS: &[&str] = &[
     "udp_workers",
     "allow_transfer",
     "notify",
+    "serial",
 ];
 
 pub(super) const FORWARD_KEYS: &[&str] = &[
@@ -115,6 +116,14 @@ pub(super) fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: 
         && let Some(n) = reader.integer(value, "server.udp_workers", 0..=256)
     {
         server.udp_workers = usize::try_from(n).unwrap_or(0);
+    }
+    if let Some(value) = table.get("serial")
+        && let Some(serial) = reader.integer(value, "server.serial", 1..=u64::from(u32::MAX))
+    {
+        server.serial = Some(DeclaredSerial {
+            value: u32::try_from(serial).unwrap_or(u32::MAX),
+            line: reader.line(value.span()),
+        });
     }
     if let Some(value) = table.get("tcp_idle_timeout_s")
         && let Some(s) = reader.integer(value, "server.tcp_idle_timeout_s", 1..=3600)

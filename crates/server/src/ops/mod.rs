@@ -12,6 +12,7 @@ pub(crate) mod page;
 pub(crate) mod port_holder;
 pub(crate) mod process;
 pub(crate) mod reload;
+pub(crate) mod serials;
 pub(crate) mod settle;
 pub(crate) mod state;
 pub(crate) mod systemd;

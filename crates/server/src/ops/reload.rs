@@ -16,6 +16,7 @@ use tracing::{debug, error, info, warn};
 
 use super::history::{ReloadEvent, ReloadHistory};
 use super::load::{LoadFailure, load_logged, load_text_logged};
+use super::serials;
 use crate::store::{MappingStore, Snapshot};
 
 /// What asked for a reload.
@@ -300,10 +301,16 @@ impl Reloader {
         }
         self.report_restart_settings(&loaded);
 
-        let serials_changed = if loaded.settings.server.transfers_enabled() {
-            carry_serials(&mut loaded, &current, &diff)
-        } else {
-            Vec::new()
+        let serials_changed = match serials::carry(&mut loaded, &current, &diff, &self.path) {
+            Ok(changed) => changed,
+            Err(error) => {
+                error!(%error, "reload refused");
+                let rejected = Rejected {
+                    hash: Some(loaded.sha256),
+                    errors: vec![error],
+                };
+                return self.reject(&mut last_rejected, rejected, current.generation, trigger);
+            }
         };
         let generation = current.generation + 1;
         let sha256 = loaded.sha256.clone();
@@ -429,55 +436,9 @@ impl Reloader {
     }
 }
 
-/// Prepares the first mapping a server serves (generation 1). With
-/// transfers on, its serials start from the clock, so that after a restart
-/// the zones look newer to the secondaries than anything served before.
+/// Prepares the first mapping a server serves (generation 1), with its
+/// serials.
 pub(crate) fn first_snapshot(mut loaded: Loaded) -> Result<Snapshot, hickory_proto::ProtoError> {
-    if loaded.settings.server.transfers_enabled() {
-        let now = unix_now();
-        loaded.mapping.stamp_serials(now);
-        for view in loaded.views.iter_mut() {
-            view.mapping.stamp_serials(now);
-        }
-    }
+    serials::stamp_first(&mut loaded);
     Snapshot::new(loaded, 1)
-}
-
-/// Carries the serials of the mapping in service over to `loaded`, the top
-/// level and each view (matched by name; a new view starts from the
-/// clock). Returns the apexes whose serial changed, in any of them.
-fn carry_serials(loaded: &mut Loaded, current: &Snapshot, diff: &MappingDiff) -> Vec<DomainName> {
-    let now = unix_now();
-    let mut changed = loaded.mapping.carry_serials(&current.mapping, diff, now);
-    for view in loaded.views.iter_mut() {
-        let previous = current
-            .views()
-            .iter()
-            .find(|served| served.view.as_deref() == Some(&*view.name));
-        match previous {
-            Some(previous) => {
-                let view_diff = previous.mapping.diff(&view.mapping);
-                changed.extend(
-                    view.mapping
-                        .carry_serials(&previous.mapping, &view_diff, now),
-                );
-            }
-            None => {
-                view.mapping.stamp_serials(now);
-                changed.extend(view.mapping.zones().iter().map(|zone| zone.apex.clone()));
-            }
-        }
-    }
-    changed.sort();
-    changed.dedup();
-    changed
-}
-
-/// Seconds since the Unix epoch, as an SOA serial: modulo 2^32, which
-/// RFC 1982 arithmetic carries past 2106.
-fn unix_now() -> u32 {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
-    u32::try_from(seconds % (1 << 32)).unwrap_or(0)
 }
