@@ -42,6 +42,8 @@ mod image;
 mod import;
 /// BIND, Unbound and Knot DNS as forwarders and secondaries; stub clients; replicas.
 mod interop;
+/// Incremental transfers (IXFR): our client, dig, BIND and Knot secondaries.
+mod ixfr;
 /// No import cycles, no file over 500 lines.
 mod layout;
 /// Malformed packets never crash the server.

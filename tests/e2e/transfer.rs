@@ -155,9 +155,9 @@ fn transfers_of_names_that_are_not_served_apexes_are_notauth() {
 }
 
 #[test]
-fn ixfr_over_udp_gets_the_soa_and_over_tcp_the_whole_zone() {
+fn ixfr_from_an_unknown_serial_gets_the_soa_over_udp_and_the_whole_zone_over_tcp() {
     let server = TestServer::start(&config("allow_transfer = [\"127.0.0.1\"]", ""));
-    let udp = client::udp(server.addr, &client::query_no_edns(QUEUE, RecordType::IXFR));
+    let udp = client::udp(server.addr, &crate::ixfr::query(QUEUE, 1));
     assert_eq!(udp.metadata.response_code, ResponseCode::NoError);
     assert!(udp.metadata.authoritative);
     assert_eq!(udp.answers.len(), 1);
@@ -170,7 +170,8 @@ fn ixfr_over_udp_gets_the_soa_and_over_tcp_the_whole_zone() {
         "AXFR needs TCP"
     );
 
-    let tcp = records(&axfr(server.addr, QUEUE, RecordType::IXFR));
+    let mut connection = TcpClient::connect(server.addr);
+    let tcp = connection.ask(&crate::ixfr::query(QUEUE, 1)).answers;
     assert_eq!(tcp.len(), 4, "SOA, NS, one A, SOA: {tcp:?}");
 }
 

@@ -16,7 +16,8 @@
 //! - [`azure`]: Azure facts: geo codes, Backup name formats, the Private Link zone catalogue.
 //! - [`settings`]: `[server]`, `[forward]`, `[zones]` as typed values, and forward routing.
 //! - [`mapping`]: served zones and mapped names; [`lookup`] answers one question;
-//!   `serial.rs` makes SOA serials follow the mapping when zones are transferred.
+//!   [`serial`] makes SOA serials follow the mapping when zones are transferred, and
+//!   [`journal`] keeps each zone's recent changes for incremental transfers.
 //! - [`views`]: `[[view]]`s, the mappings other client networks see.
 //! - [`import`]: `az` CLI output and hosts files turned into a mapping file.
 
@@ -28,6 +29,7 @@ pub mod diff;
 mod file;
 pub mod import;
 pub mod inventory;
+pub mod journal;
 pub mod lookup;
 pub mod mapping;
 pub mod name;

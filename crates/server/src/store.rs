@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use hickory_proto::ProtoError;
+use privatelink_mapping::journal::Journal;
 use privatelink_mapping::{
     ForwardSettings, Loaded, Mapping, RateLimitSettings, Settings, ViewSelector, Zone,
 };
@@ -69,6 +70,8 @@ pub struct Snapshot {
     selector: ViewSelector,
     /// This view's `view_queries` series, found at its first query.
     view_queries: std::sync::OnceLock<prometheus_client::metrics::counter::Counter>,
+    /// Each zone's recent changes, for IXFR (empty without transfers).
+    pub journal: Journal,
 }
 
 impl Snapshot {
@@ -133,7 +136,27 @@ impl Snapshot {
             views: Vec::new(),
             selector: ViewSelector::default(),
             view_queries: std::sync::OnceLock::new(),
+            journal: Journal::default(),
         })
+    }
+
+    /// Carries the zones' histories of `previous` (the snapshot this one
+    /// replaces) over to this one and its views (matched by name), adding
+    /// what changed between them. Only with transfers on: nobody asks
+    /// for an IXFR otherwise.
+    pub(crate) fn record_history(&mut self, previous: &Self) {
+        if self.transfers.allow.is_empty() {
+            return;
+        }
+        self.journal = previous.journal.following(&previous.mapping, &self.mapping);
+        for view in &mut self.views {
+            let Some(view) = Arc::get_mut(view) else {
+                continue;
+            };
+            if let Some(before) = previous.views.iter().find(|old| old.view == view.view) {
+                view.journal = before.journal.following(&before.mapping, &view.mapping);
+            }
+        }
     }
 
     /// The view serving `client`, if one does (top-level snapshot only):

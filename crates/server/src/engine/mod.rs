@@ -32,7 +32,7 @@ use std::time::Instant;
 use hickory_proto::op::ResponseCode;
 use hickory_server::server::Request;
 use privatelink_mapping::QueryType;
-use tracing::debug;
+use tracing::info;
 
 use crate::observe::metrics::Metrics;
 use crate::observe::missing::MissingLog;
@@ -425,7 +425,8 @@ impl Engine {
             Work::Transfer => {
                 // Asked again rather than carried: its messages borrow the
                 // snapshot, which this pending query owns.
-                let Some(Transfer::Zone(messages)) = transfer::respond(&request, &snapshot) else {
+                let Some(Transfer::Zone(mut messages)) = transfer::respond(&request, &snapshot)
+                else {
                     return;
                 };
                 let asked = self.asked(&snapshot, || Asked::decoded(&request));
@@ -437,13 +438,23 @@ impl Engine {
                     None,
                 );
                 let mut count = 0usize;
-                for reply in messages {
+                for reply in messages.by_ref() {
                     let mut out = Vec::with_capacity(4096);
                     reply::encode(&mut out, &request, &reply, &client, transport);
                     sink.send(out).await;
                     count += 1;
                 }
-                debug!(client = %request.src(), messages = count, "zone transferred");
+                let summary = &messages.summary;
+                info!(
+                    client = %request.src(),
+                    zone = %summary.zone.apex,
+                    style = summary.style,
+                    from_serial = summary.from_serial,
+                    serial = summary.zone.soa.serial,
+                    messages = count,
+                    records = summary.records,
+                    "zone transferred"
+                );
                 self.sent(sent);
             }
         }

@@ -315,7 +315,10 @@ impl Reloader {
         let generation = current.generation + 1;
         let sha256 = loaded.sha256.clone();
         let snapshot = match Snapshot::new(loaded, generation) {
-            Ok(snapshot) => snapshot,
+            Ok(mut snapshot) => {
+                snapshot.record_history(&current);
+                snapshot
+            }
             Err(error) => {
                 error!(%error, "cannot prepare the zones");
                 let rejected = Rejected {

@@ -7,7 +7,7 @@ use hickory_proto::ProtoError;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, NS, NULL, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use privatelink_mapping::mapping::NS_TTL;
+use privatelink_mapping::mapping::{NS_TTL, Soa};
 use privatelink_mapping::{DomainName, Lookup, Zone};
 
 use crate::reply::{Outcome, Reply};
@@ -33,22 +33,13 @@ impl ZoneRecords {
     pub(crate) fn new(zone: &Zone) -> Result<Self, ProtoError> {
         let apex = to_name(&zone.apex)?;
         let soa = &zone.soa;
-        let soa_data = RData::SOA(SOA::new(
-            to_name(&soa.mname)?,
-            to_name(&soa.rname)?,
-            soa.serial,
-            clamp_i32(soa.refresh),
-            clamp_i32(soa.retry),
-            clamp_i32(soa.expire),
-            soa.minimum,
-        ));
         // Raw RDATA, so that hickory does not compress its names.
         let negative_data = RData::Unknown {
             code: RecordType::SOA,
             rdata: NULL::with(soa_rdata(soa)),
         };
         Ok(Self {
-            soa: Record::from_rdata(apex.clone(), soa.ttl, soa_data),
+            soa: soa_record(&apex, soa)?,
             negative_soa: Record::from_rdata(apex.clone(), soa.negative_ttl(), negative_data),
             ns: Record::from_rdata(apex, NS_TTL, RData::NS(NS(to_name(&zone.nameserver)?))),
         })
@@ -64,6 +55,20 @@ impl ZoneRecords {
     pub(crate) fn ns(&self) -> &Record {
         &self.ns
     }
+}
+
+/// The SOA record `soa` of the zone at `apex`, as an answer gives it.
+pub(crate) fn soa_record(apex: &Name, soa: &Soa) -> Result<Record, ProtoError> {
+    let data = RData::SOA(SOA::new(
+        to_name(&soa.mname)?,
+        to_name(&soa.rname)?,
+        soa.serial,
+        clamp_i32(soa.refresh),
+        clamp_i32(soa.retry),
+        clamp_i32(soa.expire),
+        soa.minimum,
+    ));
+    Ok(Record::from_rdata(apex.clone(), soa.ttl, data))
 }
 
 /// The A and AAAA records of one name, IPv4 first, as served.

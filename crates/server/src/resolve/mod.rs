@@ -13,6 +13,8 @@
 pub(crate) mod authoritative;
 pub(crate) mod chain;
 pub(crate) mod forward;
+mod ixfr;
+mod messages;
 pub(crate) mod transfer;
 
 use std::time::Instant;

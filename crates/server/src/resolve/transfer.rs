@@ -2,34 +2,19 @@
 //! secondary copies of the served zones.
 //!
 //! Only clients in `server.allow_transfer` may transfer (none by default).
-//! AXFR is served over TCP; IXFR is answered with the whole zone in AXFR
-//! form, which RFC 1995 §4 allows when no history is kept, and over UDP
-//! with the current SOA alone, which tells the secondary whether it needs
-//! to ask again over TCP. Zone data comes from the query's one snapshot, so
+//! AXFR is served over TCP; IXFR (`ixfr.rs`) over both, with the changes
+//! since the client's serial when the zone's history reaches it. Zone data comes from the query's one snapshot, so
 //! a transfer never mixes two mapping versions.
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{DNSClass, Record, RecordType};
+use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 
-use privatelink_mapping::{MappedName, Zone};
-
-use super::authoritative::{ZoneRecords, address_records, to_name};
+pub(crate) use super::messages::{Transfer, ZoneMessages};
 use crate::reply::{Outcome, Reply};
 use crate::store::Snapshot;
 use crate::wire::lookup_key;
-
-/// Records per transfer message. A record is at most 281 bytes (a 255-byte
-/// owner without compression, an AAAA), so 200 of them, with the question
-/// and an OPT, stay under the 64 KiB a TCP message can hold.
-const RECORDS_PER_MESSAGE: usize = 200;
-
-/// The answer to a zone transfer request: one message, or a whole zone.
-pub(crate) enum Transfer<'s> {
-    Single(Reply),
-    Zone(ZoneMessages<'s>),
-}
 
 /// True when `request` asks for a zone transfer: one AXFR or IXFR question
 /// of class IN in a QUERY.
@@ -75,12 +60,7 @@ pub(crate) fn respond<'s>(request: &Request, snapshot: &'s Snapshot) -> Option<T
     };
     let prepared = snapshot.zone_records(zone)?;
     match (request.protocol(), rtype) {
-        (Protocol::Udp, RecordType::IXFR) => Some(Transfer::Single(Reply::authoritative(
-            Outcome::Transfer,
-            ResponseCode::NoError,
-            vec![prepared.soa().clone()],
-            Vec::new(),
-        ))),
+        (_, RecordType::IXFR) => Some(super::ixfr::respond(request, snapshot, zone, prepared)),
         (Protocol::Udp, _) => refused(),
         _ => Some(Transfer::Zone(ZoneMessages::new(
             zone,
@@ -90,56 +70,15 @@ pub(crate) fn respond<'s>(request: &Request, snapshot: &'s Snapshot) -> Option<T
     }
 }
 
-/// The zone as AXFR sends it, SOA, NS, every mapped address, SOA again,
-/// cut into messages as they are sent: a large zone is never held as
-/// records all at once, and a name with many addresses spans messages.
-pub(crate) struct ZoneMessages<'s> {
-    records: Box<dyn Iterator<Item = Record> + Send + 's>,
-}
-
-impl<'s> ZoneMessages<'s> {
-    fn new(zone: &'s Zone, prepared: &'s ZoneRecords, names: Vec<MappedName<'s>>) -> Self {
-        let addresses = names.into_iter().flat_map(move |mapped| {
-            to_name(mapped.name)
-                .into_iter()
-                .flat_map(move |owner| address_records(owner, zone.ttl, mapped.v4, mapped.v6))
-        });
-        let soa = || std::iter::once(prepared.soa().clone());
-        Self {
-            records: Box::new(
-                soa()
-                    .chain(std::iter::once(prepared.ns().clone()))
-                    .chain(addresses)
-                    .chain(soa()),
-            ),
-        }
-    }
-}
-
-impl Iterator for ZoneMessages<'_> {
-    type Item = Reply;
-
-    fn next(&mut self) -> Option<Reply> {
-        let records: Vec<Record> = self.records.by_ref().take(RECORDS_PER_MESSAGE).collect();
-        (!records.is_empty()).then(|| {
-            Reply::authoritative(
-                Outcome::Transfer,
-                ResponseCode::NoError,
-                records,
-                Vec::new(),
-            )
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
 
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
-    use hickory_proto::rr::Name;
+    use hickory_proto::rr::{Name, Record};
 
     use super::*;
+    use crate::resolve::messages::RECORDS_PER_MESSAGE;
     use crate::wire::Transport;
     use crate::wire::edns::ClientEdns;
 
@@ -198,11 +137,11 @@ mod tests {
     }
 
     #[test]
-    fn a_small_zone_is_one_message_and_ixfr_over_tcp_gets_it_whole() {
+    fn a_small_zone_is_one_message() {
         let snapshot = snapshot("\"a.privatelink.blob.core.windows.net\" = \"10.0.0.1\"\n");
         let request = asking(
             "privatelink.blob.core.windows.net.",
-            RecordType::IXFR,
+            RecordType::AXFR,
             Protocol::Tcp,
         );
         let Some(Transfer::Zone(messages)) = respond(&request, &snapshot) else {
