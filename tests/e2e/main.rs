@@ -19,6 +19,8 @@ mod harness;
 mod budget;
 /// The answer cache: hits, TTLs, negative answers, serve-stale.
 mod cache;
+/// Catalog zones (RFC 9432): BIND and Knot secondaries configured with the catalog alone.
+mod catalog_zone;
 /// The Azure zone catalogue (issue 15): imports that keep every name, Site
 /// Recovery vaults, public zones refused, twins synthesised offline.
 mod catalogue;

@@ -146,8 +146,14 @@ fn secondary_of_both(start: impl FnOnce(u16, &[SocketAddr]) -> Peer) {
         a_records(m) == ["10.10.0.37"]
     });
     for zone in ZONES {
-        let theirs = client::soa_serial(&secondary.ask(&format!("{zone}."), RecordType::SOA));
-        assert_eq!(theirs, 2_026_120_502, "{zone}");
+        // Each zone is notified and transferred on its own: wait for each.
+        let soa = secondary.ask_until(
+            &format!("{zone}."),
+            RecordType::SOA,
+            Duration::from_secs(20),
+            |m| client::soa_serial(m) == 2_026_120_502,
+        );
+        let theirs = client::soa_serial(&soa);
         assert_eq!(theirs, serial(first.addr, zone));
         assert_eq!(theirs, serial(second.addr, zone));
     }

@@ -11,7 +11,7 @@ use crate::azure::geo;
 use crate::azure::zones::{ZoneMatch, azure_zone_for, public_twins};
 use crate::diagnostic::{Report, Severity};
 use crate::file::{FileSpec, RecordDecl, ZoneDecl};
-use crate::mapping::{Addresses, Mapping, Node, Soa, Zone};
+use crate::mapping::{Addresses, Catalog, Mapping, Node, Soa, Zone};
 use crate::name::DomainName;
 use crate::nodes::Nodes;
 use crate::settings::Settings;
@@ -356,5 +356,9 @@ fn assemble(
         nodes,
         name_count,
         twins,
+        catalog: settings.server.catalog.as_ref().map(|setting| Catalog {
+            apex: setting.apex.clone(),
+            soa: Soa::azure(),
+        }),
     }
 }

@@ -24,6 +24,7 @@
 pub mod advice;
 pub mod azure;
 mod build;
+pub mod catalog;
 mod diagnostic;
 pub mod diff;
 mod file;
@@ -119,6 +120,7 @@ fn load_with(
         Some(top) => views::build_views(top, view_decls, &settings, &mut report),
         None => Views::default(),
     };
+    catalog::check(&settings, &mapping, &views, &mut report);
     if report.has_errors() {
         return Err(invalid(file, text, report));
     }

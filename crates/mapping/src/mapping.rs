@@ -266,6 +266,16 @@ pub struct Mapping {
     pub(crate) name_count: usize,
     /// Public zone → the served zones Azure CNAMEs its names into.
     pub(crate) twins: HashMap<DomainName, Vec<usize>>,
+    /// The catalog zone, with `server.catalog`.
+    pub(crate) catalog: Option<Catalog>,
+}
+
+/// The catalog zone of a mapping ([`crate::catalog`]): its apex and SOA;
+/// the members are the mapping's zones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Catalog {
+    pub apex: DomainName,
+    pub soa: Soa,
 }
 
 impl Mapping {

@@ -42,18 +42,20 @@ impl Mapping {
         for zone in &mut self.zones {
             zone.soa.serial = serial;
         }
+        self.stamp_catalog(serial);
     }
 
     /// A zone of `previous` (the mapping in service) that this mapping
     /// still serves, whose serial is newer than `serial` in RFC 1982
     /// arithmetic, with that serial: giving it `serial` would go backwards.
     pub fn zone_newer_than(&self, previous: &Self, serial: u32) -> Option<(DomainName, u32)> {
-        self.zones.iter().find_map(|zone| {
+        let zone = self.zones.iter().find_map(|zone| {
             let old = previous.zone_for(zone.apex.as_str())?;
             let served = old.soa.serial;
             (old.apex == zone.apex && served != 1 && is_newer(served, serial))
                 .then(|| (zone.apex.clone(), served))
-        })
+        });
+        zone.or_else(|| self.catalog_newer_than(previous, serial))
     }
 
     /// Gives every zone the declared `serial`, saying which zones changed
@@ -79,6 +81,15 @@ impl Mapping {
                 _ => outcome.changed.push(zone.apex.clone()),
             }
             zone.soa.serial = serial;
+        }
+        let (changed, edited) = self.carry_catalog(previous, Some(serial), serial, |_| serial);
+        if let Some(catalog) = &self.catalog {
+            if changed {
+                outcome.changed.push(catalog.apex.clone());
+            }
+            if edited {
+                outcome.edited_without_new_serial.push(catalog.apex.clone());
+            }
         }
         outcome.changed.sort();
         outcome.edited_without_new_serial.sort();
@@ -111,6 +122,11 @@ impl Mapping {
                 changed.push(zone.apex.clone());
             }
             zone.soa.serial = serial;
+        }
+        let (catalog_changed, _) =
+            self.carry_catalog(previous, None, now, |old| next_serial(old, now));
+        if let Some(catalog) = self.catalog.as_ref().filter(|_| catalog_changed) {
+            changed.push(catalog.apex.clone());
         }
         changed.sort();
         changed

@@ -71,6 +71,16 @@ pub struct ServerSettings {
     /// `server.serial`: the SOA serial of every zone, declared in the file
     /// so that replicas loading it agree (see [`crate::serial`]).
     pub serial: Option<DeclaredSerial>,
+    /// `server.catalog`: the catalog zone listing every served zone
+    /// (see [`crate::catalog`]).
+    pub catalog: Option<CatalogSetting>,
+}
+
+/// The catalog zone's name, with its line for the errors about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogSetting {
+    pub apex: DomainName,
+    pub line: usize,
 }
 
 /// A serial the file declares, with its line for the errors about it.
@@ -284,6 +294,7 @@ impl Default for Settings {
                 allow_transfer: Vec::new(),
                 notify: Vec::new(),
                 serial: None,
+                catalog: None,
             },
             forward: ForwardSettings {
                 upstreams: vec![AZURE_RESOLVER],

@@ -7,7 +7,9 @@ use super::fields::{domain_name, fallback, networks, required, socket_addrs};
 use toml::de::DeTable;
 
 use super::value::{Reader, Value, join};
-use crate::settings::{DeclaredSerial, ForwardRule, ServerSettings, Settings, UpstreamLimits};
+use crate::settings::{
+    CatalogSetting, DeclaredSerial, ForwardRule, ServerSettings, Settings, UpstreamLimits,
+};
 
 pub(super) const RATE_LIMIT_KEYS: &[&str] =
     &["responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix"];
@@ -30,6 +32,7 @@ pub(super) const SERVER_KEYS: &[&str] = &[
     "allow_transfer",
     "notify",
     "serial",
+    "catalog",
 ];
 
 pub(super) const FORWARD_KEYS: &[&str] = &[
@@ -124,6 +127,12 @@ pub(super) fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: 
             value: u32::try_from(serial).unwrap_or(u32::MAX),
             line: reader.line(value.span()),
         });
+    }
+    if let Some(value) = table.get("catalog")
+        && let Some(apex) = domain_name(reader, value, "server.catalog")
+    {
+        let line = reader.line(value.span());
+        server.catalog = Some(CatalogSetting { apex, line });
     }
     if let Some(value) = table.get("tcp_idle_timeout_s")
         && let Some(s) = reader.integer(value, "server.tcp_idle_timeout_s", 1..=3600)

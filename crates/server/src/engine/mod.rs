@@ -447,10 +447,10 @@ impl Engine {
                 let summary = &messages.summary;
                 info!(
                     client = %request.src(),
-                    zone = %summary.zone.apex,
+                    zone = %summary.zone,
                     style = summary.style,
                     from_serial = summary.from_serial,
-                    serial = summary.zone.soa.serial,
+                    serial = summary.serial,
                     messages = count,
                     records = summary.records,
                     "zone transferred"

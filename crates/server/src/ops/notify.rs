@@ -55,10 +55,15 @@ pub(crate) fn notify_every_zone(snapshot: &Snapshot) {
     if snapshot.transfers.notify.is_empty() || snapshot.transfers.allow.is_empty() {
         return;
     }
-    // A view's own zones too: a secondary in that view transfers them.
+    // A view's own zones too: a secondary in that view transfers them; and
+    // the catalog, which a secondary may hold alone.
     let mut zones: Vec<DomainName> = std::iter::once(snapshot)
         .chain(snapshot.views().iter().map(|view| &**view))
-        .flat_map(|served| served.mapping.zones().iter().map(|zone| zone.apex.clone()))
+        .flat_map(|served| {
+            let catalog = served.mapping.catalog().map(|catalog| catalog.apex.clone());
+            let zones = served.mapping.zones().iter().map(|zone| zone.apex.clone());
+            zones.chain(catalog)
+        })
         .collect();
     zones.sort();
     zones.dedup();

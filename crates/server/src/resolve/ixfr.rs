@@ -64,7 +64,8 @@ pub(super) fn respond<'s>(
         return Transfer::Zone(whole);
     };
     if !udp {
-        let messages = ZoneMessages::from_records(Box::new(records), zone, "IXFR", Some(held));
+        let messages =
+            ZoneMessages::from_records(Box::new(records), &zone.apex, current, "IXFR", Some(held));
         return Transfer::Zone(messages);
     }
     // Encoded as it would be sent: if that truncates, the SOA alone. A

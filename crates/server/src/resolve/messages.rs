@@ -3,7 +3,7 @@
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::Record;
-use privatelink_mapping::{MappedName, Zone};
+use privatelink_mapping::{DomainName, MappedName, Zone};
 
 use super::authoritative::{ZoneRecords, address_records, to_name};
 use crate::reply::{Outcome, Reply};
@@ -31,7 +31,8 @@ pub(crate) struct ZoneMessages<'s> {
 /// A transfer as the log reports it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TransferSummary<'s> {
-    pub(crate) zone: &'s Zone,
+    pub(crate) zone: &'s DomainName,
+    pub(crate) serial: u32,
     /// `AXFR`, `IXFR`, or `AXFR for IXFR` (the history did not reach).
     pub(crate) style: &'static str,
     /// The serial the client held, for an IXFR.
@@ -56,18 +57,20 @@ impl<'s> ZoneMessages<'s> {
             .chain(std::iter::once(prepared.ns().clone()))
             .chain(addresses)
             .chain(soa());
-        Self::from_records(Box::new(records), zone, "AXFR", None)
+        Self::from_records(Box::new(records), &zone.apex, zone.soa.serial, "AXFR", None)
     }
 
     /// Any records (an IXFR's), cut into messages the same way.
     pub(super) fn from_records(
         records: Box<dyn Iterator<Item = Record> + Send + 's>,
-        zone: &'s Zone,
+        zone: &'s DomainName,
+        serial: u32,
         style: &'static str,
         from_serial: Option<u32>,
     ) -> Self {
         let summary = TransferSummary {
             zone,
+            serial,
             style,
             from_serial,
             records: 0,

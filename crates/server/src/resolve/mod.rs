@@ -8,9 +8,11 @@
 //! - [`authoritative`]: a mapping lookup as DNS records.
 //! - [`forward`]: the upstream pool, the answer cache, failover.
 //! - [`chain`]: CNAME chains into served zones; offline synthesis.
-//! - [`transfer`]: AXFR/IXFR out.
+//! - [`transfer`]: AXFR/IXFR out; `ixfr.rs` the incremental answers,
+//!   `catalog.rs` the catalog zone (RFC 9432).
 
 pub(crate) mod authoritative;
+mod catalog;
 pub(crate) mod chain;
 pub(crate) mod forward;
 mod ixfr;
@@ -84,8 +86,11 @@ pub(crate) fn decide(
         }
         QtypeClass::Data | QtypeClass::Any => {}
     }
-    let qtype = mapped_type(qtype);
     let key = lookup_key(query.name());
+    if let Some(reply) = catalog::answer(request, snapshot, &key, query.query_type()) {
+        return Decision::Reply(reply);
+    }
+    let qtype = mapped_type(qtype);
     let lookup = snapshot.mapping.lookup(&key, qtype);
     match lookup {
         Lookup::NotServed | Lookup::Fallback { .. } => Decision::Forward { key, qtype },

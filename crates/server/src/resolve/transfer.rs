@@ -47,6 +47,9 @@ pub(crate) fn respond<'s>(request: &Request, snapshot: &'s Snapshot) -> Option<T
         return refused();
     }
     let key = lookup_key(query.name());
+    if let Some(transfer) = super::catalog::transfer(request, snapshot, &key, rtype) {
+        return Some(transfer);
+    }
     let Some(zone) = snapshot
         .mapping
         .zone_for(&key)
