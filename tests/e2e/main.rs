@@ -80,6 +80,8 @@ mod signed;
 mod systemd;
 /// Zone transfers out: the ACL, AXFR/IXFR contents, serials, NOTIFY.
 mod transfer;
+/// TSIG for transfers and NOTIFY: dig -y, BIND and Knot secondaries with a key.
+mod tsig;
 /// Views: each client network gets its own view's addresses.
 mod views;
 

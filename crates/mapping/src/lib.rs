@@ -38,6 +38,7 @@ mod nodes;
 pub mod records;
 pub mod serial;
 pub mod settings;
+pub mod tsig;
 mod vault_checks;
 pub mod views;
 mod zone_rules;
@@ -121,6 +122,8 @@ fn load_with(
         None => Views::default(),
     };
     catalog::check(&settings, &mapping, &views, &mut report);
+    let server = &settings.server;
+    tsig::check(&server.tsig_keys, &server.transfer_clients, &mut report);
     if report.has_errors() {
         return Err(invalid(file, text, report));
     }

@@ -74,6 +74,10 @@ pub struct ServerSettings {
     /// `server.catalog`: the catalog zone listing every served zone
     /// (see [`crate::catalog`]).
     pub catalog: Option<CatalogSetting>,
+    /// `[[tsig_key]]`s (see [`crate::tsig`]).
+    pub tsig_keys: Vec<crate::tsig::TsigKey>,
+    /// `allow_transfer` with the key each entry requires, if any.
+    pub transfer_clients: Vec<crate::tsig::TransferClient>,
 }
 
 /// The catalog zone's name, with its line for the errors about it.
@@ -295,6 +299,8 @@ impl Default for Settings {
                 notify: Vec::new(),
                 serial: None,
                 catalog: None,
+                tsig_keys: Vec::new(),
+                transfer_clients: Vec::new(),
             },
             forward: ForwardSettings {
                 upstreams: vec![AZURE_RESOLVER],

@@ -12,8 +12,9 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use hickory_proto::ProtoError;
 use privatelink_mapping::journal::Journal;
+use privatelink_mapping::tsig::{TransferClient, TsigKey};
 use privatelink_mapping::{
-    ForwardSettings, Loaded, Mapping, RateLimitSettings, Settings, ViewSelector, Zone,
+    DomainName, ForwardSettings, Loaded, Mapping, RateLimitSettings, Settings, ViewSelector, Zone,
 };
 
 use crate::engine::access::AllowList;
@@ -123,6 +124,8 @@ impl Snapshot {
             sha256: sha256.to_owned(),
             transfers: Transfers {
                 allow: AllowList::new(server.allow_transfer.clone()),
+                clients: server.transfer_clients.clone(),
+                keys: server.tsig_keys.iter().cloned().map(Arc::new).collect(),
                 notify: server.notify.clone(),
             },
             http: HttpAccess {
@@ -192,11 +195,44 @@ impl Snapshot {
     }
 }
 
-/// Zone transfers out: `server.allow_transfer` and `server.notify`.
+/// Zone transfers out: `server.allow_transfer`, the TSIG keys and
+/// `server.notify`.
 #[derive(Debug)]
 pub struct Transfers {
+    /// Every `allow_transfer` network, keyed or not.
     pub allow: AllowList,
+    /// The same entries with the key each requires.
+    pub clients: Vec<TransferClient>,
+    pub keys: Vec<Arc<TsigKey>>,
     pub notify: Vec<SocketAddr>,
+}
+
+impl Transfers {
+    /// True when `client`, whose request was signed with `signed_with`
+    /// (verified), may transfer: an entry contains it and requires no key,
+    /// or that key.
+    pub fn allows(&self, client: std::net::IpAddr, signed_with: Option<&DomainName>) -> bool {
+        let client = client.to_canonical();
+        self.clients.iter().any(|entry| {
+            entry.network.contains(&client)
+                && entry
+                    .key
+                    .as_ref()
+                    .is_none_or(|key| Some(key) == signed_with)
+        })
+    }
+
+    /// The key NOTIFY to `target` is signed with: the one the
+    /// `allow_transfer` entry containing it requires.
+    pub fn key_for(&self, target: std::net::IpAddr) -> Option<Arc<TsigKey>> {
+        let target = target.to_canonical();
+        let entry = self
+            .clients
+            .iter()
+            .find(|entry| entry.network.contains(&target))?;
+        let name = entry.key.as_ref()?;
+        self.keys.iter().find(|key| &key.name == name).cloned()
+    }
 }
 
 /// The served snapshot, replaceable at any time without blocking queries.

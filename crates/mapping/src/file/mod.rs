@@ -14,6 +14,7 @@ mod decls;
 mod fields;
 mod settings;
 mod spec;
+mod tsig;
 mod views;
 
 use decls::{read_records, read_vaults, read_zones};
@@ -33,6 +34,7 @@ const TOP_KEYS: &[&str] = &[
     "records",
     "rate_limit",
     "view",
+    "tsig_key",
 ];
 
 /// Reads `text` (named `file` in diagnostics). Returns the declarations and
@@ -184,6 +186,7 @@ fn read_top(
                 }
             }
             "view" => views::read_views(reader, value, &mut spec.views),
+            "tsig_key" => tsig::read_keys(reader, value, &mut spec.settings.server.tsig_keys),
             _ => {}
         }
     }

@@ -140,7 +140,7 @@ pub(super) fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: 
         server.tcp_idle_timeout = Duration::from_secs(s);
     }
     if let Some(value) = table.get("allow_transfer") {
-        server.allow_transfer = networks(reader, value, "server.allow_transfer");
+        super::tsig::read_transfer_clients(reader, value, server);
         if server
             .allow_transfer
             .iter()

@@ -1,25 +1,33 @@
 //! Decoding a query for the reference path, with the checks hickory's
-//! decoder leaves to us (TSIG: [`crate::wire::tsig`]).
+//! decoder leaves to us: TSIG ([`crate::wire::tsig`]), verified against
+//! the `[[tsig_key]]`s.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
-use tracing::debug;
+use std::sync::Arc;
+
+use privatelink_mapping::tsig::TsigKey;
+use tracing::{debug, warn};
 
 use super::Received;
 use crate::reply::{self, Outcome};
 use crate::wire::Transport;
 use crate::wire::edns::ClientEdns;
 use crate::wire::tsig::{self, Tsig};
+use crate::wire::tsig_sign::{self, Signer, Verdict};
 
-/// The query decoded; or, written into `out`, FORMERR, or NOTAUTH for
-/// a query signed with TSIG (this server has no keys: [`tsig`]).
+/// The query decoded, with the signer of its answer when it was signed
+/// with one of `keys` (RFC 8945); or, written into `out`, FORMERR, or
+/// NOTAUTH for a TSIG that fails ([`tsig`]), logged.
 pub(super) fn decode(
     received: &Received<'_>,
+    keys: &[Arc<TsigKey>],
     out: &mut Vec<u8>,
-) -> Result<Request, (Outcome, ResponseCode)> {
+) -> Result<(Request, Option<Signer>), (Outcome, ResponseCode)> {
     const FORMERR: (Outcome, ResponseCode) = (Outcome::FormErr, ResponseCode::FormErr);
+    const NOTAUTH: (Outcome, ResponseCode) = (Outcome::NotAuth, ResponseCode::NotAuth);
     let protocol = match received.transport {
         Transport::Udp => Protocol::Udp,
         Transport::Tcp => Protocol::Tcp,
@@ -39,16 +47,68 @@ pub(super) fn decode(
         .iter()
         .any(|record| record.record_type() == RecordType::TSIG)
     {
-        return Ok(request);
+        return Ok((request, None));
     }
-    if let Some(Tsig::Last(at)) = tsig::scan(received.message) {
-        let edns = ClientEdns::negotiate(request.edns.as_ref());
-        if tsig::write_badkey(out, received.message, at, &edns).is_some() {
-            debug!(client = %received.client, "a TSIG-signed query; no key: NOTAUTH/BADKEY");
-            return Err((Outcome::NotAuth, ResponseCode::NotAuth));
-        }
+    let found = tsig::scan(received.message);
+    let record = match found {
+        Some(Tsig::Last(at)) => tsig_sign::read(received.message, at),
+        _ => None,
+    };
+    let Some(record) = record else {
+        debug!(client = %received.client, "a TSIG that is not the last record, or unreadable; FORMERR");
+        reply::formerr(out, received.message);
+        return Err(FORMERR);
+    };
+    let now = tsig_sign::now();
+    let edns = ClientEdns::negotiate(request.edns.as_ref());
+    let (error, signer) = match tsig_sign::verify(received.message, &record, keys, now) {
+        Verdict::Signed(signer) => return Ok((request, Some(signer))),
+        Verdict::Failed { error, signer } => (error, signer),
+    };
+    let written = match signer {
+        // BADTIME is signed, and tells the client our time (§5.2.3).
+        Some(mut signer) => tsig::write_notauth(out, received.message, &edns).map(|()| {
+            signer.sign(out, now, error, &tsig_sign::time_bytes(now));
+        }),
+        None => tsig::write_unsigned_error(out, received.message, record.start, &edns, error),
+    };
+    let (name, reason) = match error {
+        tsig_sign::BADKEY => ("BADKEY", "a key this server does not have"),
+        tsig_sign::BADSIG => ("BADSIG", "the signature does not match the key"),
+        _ => (
+            "BADTIME",
+            "the client's clock is off by more than the fudge",
+        ),
+    };
+    warn!(
+        client = %received.client,
+        key = %key_name(&record.key),
+        error = name,
+        reason,
+        signed_at = record.time,
+        now,
+        "TSIG check failed: NOTAUTH"
+    );
+    if written.is_some() {
+        return Err(NOTAUTH);
     }
-    debug!(client = %received.client, "a TSIG that is not the last record, or unreadable; FORMERR");
     reply::formerr(out, received.message);
     Err(FORMERR)
+}
+
+/// A wire-form name as text, for the log.
+fn key_name(wire: &[u8]) -> String {
+    let mut labels = Vec::new();
+    let mut at = 0;
+    while let Some(&len) = wire.get(at) {
+        if len == 0 {
+            break;
+        }
+        let label = wire
+            .get(at + 1..at + 1 + usize::from(len))
+            .unwrap_or_default();
+        labels.push(String::from_utf8_lossy(label).into_owned());
+        at += 1 + usize::from(len);
+    }
+    labels.join(".")
 }

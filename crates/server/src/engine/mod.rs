@@ -44,6 +44,7 @@ use crate::resolve::{self, Decision};
 use crate::store::{MappingStore, Snapshot};
 use crate::wire::edns::ClientEdns;
 use crate::wire::query;
+use crate::wire::tsig_sign::{self, Signer};
 use crate::wire::{HEADER, Transport};
 use memo::{MemoKey, ResponseMemo};
 use prepared::Served;
@@ -100,6 +101,8 @@ pub struct Pending {
     /// Where a UDP-sized response built from the cache may be kept.
     memo: Option<MemoKey>,
     work: Work,
+    /// Signs the answer of a TSIG-signed query.
+    signer: Option<Signer>,
 }
 
 #[derive(Debug)]
@@ -291,8 +294,8 @@ impl Engine {
         memo: Option<MemoKey>,
         out: &mut Vec<u8>,
     ) -> Step {
-        let request = match decode::decode(received, out) {
-            Ok(request) => request,
+        let (request, mut signer) = match decode::decode(received, &snapshot.transfers.keys, out) {
+            Ok(decoded) => decoded,
             Err((outcome, rcode)) => {
                 return Step::Respond(self.count(
                     received,
@@ -304,14 +307,19 @@ impl Engine {
             }
         };
         let client = ClientEdns::negotiate(request.edns.as_ref());
-        let work = match resolve::decide(&request, &snapshot, &client, allowed) {
+        let signed = signer.as_ref().map(Signer::key_name);
+        let work = match resolve::decide(&request, &snapshot, &client, allowed, signed) {
             Decision::Reply(reply) => {
-                return self.encode(received, &snapshot, &request, &reply, &client, out);
+                let step = self.encode(received, &snapshot, &request, &reply, &client, out);
+                sign(&mut signer, out);
+                return step;
             }
             Decision::Forward { key, qtype } => Work::Forward { key, qtype },
-            Decision::Transfer => match transfer::respond(&request, &snapshot) {
+            Decision::Transfer => match transfer::respond(&request, &snapshot, signed) {
                 Some(Transfer::Single(reply)) => {
-                    return self.encode(received, &snapshot, &request, &reply, &client, out);
+                    let step = self.encode(received, &snapshot, &request, &reply, &client, out);
+                    sign(&mut signer, out);
+                    return step;
                 }
                 Some(Transfer::Zone(_)) | None => Work::Transfer,
             },
@@ -324,13 +332,14 @@ impl Engine {
             at: received.at,
             memo,
             work,
+            signer,
         }))
     }
 
     /// An empty answer with TC set, for a client over the rate limit.
     fn slip(&self, received: &Received<'_>, snapshot: &Snapshot, out: &mut Vec<u8>) -> Step {
-        let request = match decode::decode(received, out) {
-            Ok(request) => request,
+        let request = match decode::decode(received, &snapshot.transfers.keys, out) {
+            Ok((request, _)) => request,
             Err((outcome, rcode)) => {
                 return Step::Respond(self.count(received, None, outcome, rcode, None));
             }
@@ -374,6 +383,7 @@ impl Engine {
             at,
             memo,
             work,
+            mut signer,
         } = pending;
         let received = Received {
             message: &[],
@@ -395,12 +405,14 @@ impl Engine {
                 .await;
                 let mut out = Vec::with_capacity(512);
                 let encoded = reply::encode(&mut out, &request, &reply, &client, transport);
+                sign(&mut signer, &mut out);
                 if let Some(private) = &reply.missing {
                     self.missing
                         .nxdomain(&snapshot, private, Some(&key), received.client.ip());
                 }
                 // A chain into a missing name is not kept: each ask is counted.
-                let keep = !encoded.truncated && reply.missing.is_none();
+                // Nor is a signed answer: it is this client's alone.
+                let keep = !encoded.truncated && reply.missing.is_none() && signer.is_none();
                 if let (Some(key), Some(aging), true) = (memo, reply.aging, keep) {
                     self.memo.insert(
                         key,
@@ -425,8 +437,9 @@ impl Engine {
             Work::Transfer => {
                 // Asked again rather than carried: its messages borrow the
                 // snapshot, which this pending query owns.
-                let Some(Transfer::Zone(mut messages)) = transfer::respond(&request, &snapshot)
-                else {
+                let signed = signer.as_ref().map(Signer::key_name).cloned();
+                let transfer = transfer::respond(&request, &snapshot, signed.as_ref());
+                let Some(Transfer::Zone(mut messages)) = transfer else {
                     return;
                 };
                 let asked = self.asked(&snapshot, || Asked::decoded(&request));
@@ -441,6 +454,7 @@ impl Engine {
                 for reply in messages.by_ref() {
                     let mut out = Vec::with_capacity(4096);
                     reply::encode(&mut out, &request, &reply, &client, transport);
+                    sign(&mut signer, &mut out);
                     sink.send(out).await;
                     count += 1;
                 }
@@ -458,5 +472,12 @@ impl Engine {
                 self.sent(sent);
             }
         }
+    }
+}
+
+/// Signs the response in `out` when the query was signed (RFC 8945 §5.3).
+fn sign(signer: &mut Option<Signer>, out: &mut Vec<u8>) {
+    if let Some(signer) = signer {
+        signer.sign(out, tsig_sign::now(), 0, &[]);
     }
 }

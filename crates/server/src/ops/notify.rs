@@ -17,23 +17,30 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 use tracing::{debug, info, warn};
 
-use crate::store::Snapshot;
+use std::sync::Arc;
+
+use privatelink_mapping::tsig::TsigKey;
+
+use crate::store::{Snapshot, Transfers};
+use crate::wire::tsig_sign::{self, Signer};
 
 /// Tries per secondary, and how long each waits for the acknowledgement.
 const TRIES: u32 = 5;
 const WAIT: Duration = Duration::from_secs(2);
 
-/// Sends NOTIFY for every zone in `zones` to every secondary in `targets`,
-/// in the background.
-pub(crate) fn notify_all(zones: &[DomainName], targets: &[SocketAddr]) {
+/// Sends NOTIFY for every zone in `zones` to every secondary of
+/// `transfers`, in the background; signed with the TSIG key its
+/// `allow_transfer` entry requires, if any.
+pub(crate) fn notify_all(zones: &[DomainName], transfers: &Transfers) {
     for zone in zones {
         let Ok(apex) = Name::from_ascii(format!("{zone}.")) else {
             continue;
         };
-        for &target in targets {
+        for &target in &transfers.notify {
             let apex = apex.clone();
+            let key = transfers.key_for(target.ip());
             tokio::spawn(async move {
-                match notify(&apex, target).await {
+                match notify(&apex, target, key).await {
                     Ok(tries) => {
                         info!(zone = %apex, secondary = %target, tries, "secondary notified");
                     }
@@ -67,11 +74,15 @@ pub(crate) fn notify_every_zone(snapshot: &Snapshot) {
         .collect();
     zones.sort();
     zones.dedup();
-    notify_all(&zones, &snapshot.transfers.notify);
+    notify_all(&zones, &snapshot.transfers);
 }
 
 /// One NOTIFY exchange, retried; returns the number of tries it took.
-async fn notify(apex: &Name, target: SocketAddr) -> std::io::Result<u32> {
+async fn notify(
+    apex: &Name,
+    target: SocketAddr,
+    key: Option<Arc<TsigKey>>,
+) -> std::io::Result<u32> {
     let local: SocketAddr = if target.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -80,9 +91,12 @@ async fn notify(apex: &Name, target: SocketAddr) -> std::io::Result<u32> {
     let socket = UdpSocket::bind(local).await?;
     socket.connect(target).await?;
     let id: u16 = rand::random();
-    let wire = notify_message(id, apex)
+    let mut wire = notify_message(id, apex)
         .to_vec()
         .map_err(|error| std::io::Error::other(error.to_string()))?;
+    if let Some(key) = key {
+        Signer::request(key, id).sign(&mut wire, tsig_sign::now(), 0, &[]);
+    }
     let mut buffer = [0u8; 512];
     for attempt in 1..=TRIES {
         socket.send(&wire).await?;

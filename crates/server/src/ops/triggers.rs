@@ -25,10 +25,7 @@ async fn reload(
         Some(ReloadOutcome::Applied {
             serials_changed, ..
         }) if !serials_changed.is_empty() => {
-            notify_all(
-                serials_changed,
-                &reloader.store().snapshot().transfers.notify,
-            );
+            notify_all(serials_changed, &reloader.store().snapshot().transfers);
         }
         Some(_) => {}
         None => error!("the mapping thread is gone; the last good mapping stays"),

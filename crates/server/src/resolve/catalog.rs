@@ -11,6 +11,7 @@ use hickory_proto::rr::rdata::{NS, PTR, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
+use privatelink_mapping::DomainName;
 use privatelink_mapping::catalog::{CATALOG_NAMESERVER, CATALOG_VERSION, Catalog};
 use privatelink_mapping::serial::is_newer;
 
@@ -56,12 +57,13 @@ pub(super) fn answer(
     snapshot: &Snapshot,
     key: &str,
     rtype: RecordType,
+    signed: Option<&DomainName>,
 ) -> Option<Reply> {
     let catalog = snapshot.mapping.catalog()?;
     if !in_catalog(key, catalog) {
         return None;
     }
-    if !snapshot.transfers.allow.allows(request.src().ip()) {
+    if !snapshot.transfers.allows(request.src().ip(), signed) {
         return Some(Reply::error(Outcome::Refused, ResponseCode::Refused));
     }
     let Some(records) = records(catalog, snapshot) else {

@@ -39,7 +39,7 @@ fn request(
 fn ask(snapshot: &Snapshot, name: &str, rtype: RecordType, from: [u8; 4]) -> Reply {
     let request = request(name, rtype, from, None, Protocol::Udp);
     let key = crate::wire::lookup_key(request.queries.queries()[0].name());
-    answer(&request, snapshot, &key, rtype).expect("a catalog name")
+    answer(&request, snapshot, &key, rtype, None).expect("a catalog name")
 }
 
 fn shown(records: &[Record]) -> Vec<String> {
@@ -56,7 +56,7 @@ fn the_catalog_lists_every_zone_with_version_2_and_an_invalid_ns() {
         None,
         Protocol::Tcp,
     );
-    let Some(Transfer::Zone(messages)) = transfer::respond(&request, &snapshot) else {
+    let Some(Transfer::Zone(messages)) = transfer::respond(&request, &snapshot, None) else {
         panic!("a catalog transfer");
     };
     let records: Vec<Record> = messages.flat_map(|reply| reply.answers).collect();
@@ -131,7 +131,8 @@ fn queries_for_catalog_names_are_answered_to_secondaries_only() {
             &other,
             &snapshot,
             "a.privatelink.blob.core.windows.net",
-            RecordType::A
+            RecordType::A,
+            None
         )
         .is_none()
     );
@@ -151,7 +152,7 @@ fn an_ixfr_of_the_catalog_gets_the_soa_when_current_and_the_whole_catalog_when_n
         Some(42),
         Protocol::Tcp,
     );
-    let Some(Transfer::Single(reply)) = transfer::respond(&current, &snapshot) else {
+    let Some(Transfer::Single(reply)) = transfer::respond(&current, &snapshot, None) else {
         panic!("the SOA alone");
     };
     assert_eq!(reply.answers.len(), 1);
@@ -162,7 +163,7 @@ fn an_ixfr_of_the_catalog_gets_the_soa_when_current_and_the_whole_catalog_when_n
         Some(41),
         Protocol::Tcp,
     );
-    let Some(Transfer::Zone(messages)) = transfer::respond(&older, &snapshot) else {
+    let Some(Transfer::Zone(messages)) = transfer::respond(&older, &snapshot, None) else {
         panic!("the whole catalog");
     };
     assert_eq!(messages.summary.style, "AXFR for IXFR");
@@ -174,7 +175,7 @@ fn an_ixfr_of_the_catalog_gets_the_soa_when_current_and_the_whole_catalog_when_n
         Some(41),
         Protocol::Udp,
     );
-    let Some(Transfer::Single(reply)) = transfer::respond(&over_udp, &snapshot) else {
+    let Some(Transfer::Single(reply)) = transfer::respond(&over_udp, &snapshot, None) else {
         panic!("the SOA alone over UDP");
     };
     assert_eq!(reply.answers.len(), 1);
@@ -185,7 +186,7 @@ fn an_ixfr_of_the_catalog_gets_the_soa_when_current_and_the_whole_catalog_when_n
         None,
         Protocol::Tcp,
     );
-    let Some(Transfer::Single(reply)) = transfer::respond(&stranger, &snapshot) else {
+    let Some(Transfer::Single(reply)) = transfer::respond(&stranger, &snapshot, None) else {
         panic!("refused");
     };
     assert_eq!(reply.rcode, ResponseCode::Refused);

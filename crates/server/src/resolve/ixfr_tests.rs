@@ -57,7 +57,7 @@ fn ixfr(held: Option<u32>, protocol: Protocol, payload: Option<u16>) -> Request 
 
 /// Every record the answer sends, over however many messages.
 fn answered(request: &Request, snapshot: &Snapshot) -> (usize, ResponseCode, Vec<Record>) {
-    match transfer::respond(request, snapshot) {
+    match transfer::respond(request, snapshot, None) {
         Some(Transfer::Single(reply)) => (1, reply.rcode, reply.answers),
         Some(Transfer::Zone(messages)) => {
             let replies: Vec<Reply> = messages.collect();

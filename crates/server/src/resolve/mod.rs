@@ -24,7 +24,7 @@ use std::time::Instant;
 use hickory_proto::op::{OpCode, ResponseCode};
 use hickory_proto::rr::DNSClass;
 use hickory_server::server::Request;
-use privatelink_mapping::{Lookup, QueryType};
+use privatelink_mapping::{DomainName, Lookup, QueryType};
 use tracing::{debug, warn};
 
 use crate::reply::{Outcome, Reply};
@@ -47,13 +47,15 @@ pub(crate) enum Decision {
 
 /// Decides the reply to one request from `snapshot`, in the order every
 /// query is checked: transfers (their own ACL), the allow-list (`allowed`,
-/// decided once by the engine for both paths), opcode, EDNS version,
+/// decided once by the engine for both paths; `signed`, the TSIG key the
+/// query was verified with), opcode, EDNS version,
 /// question count, class, QTYPE, then the mapping.
 pub(crate) fn decide(
     request: &Request,
     snapshot: &Snapshot,
     client: &ClientEdns,
     allowed: bool,
+    signed: Option<&DomainName>,
 ) -> Decision {
     if !client.bad_version && transfer::is_transfer(request) {
         return Decision::Transfer;
@@ -87,7 +89,7 @@ pub(crate) fn decide(
         QtypeClass::Data | QtypeClass::Any => {}
     }
     let key = lookup_key(query.name());
-    if let Some(reply) = catalog::answer(request, snapshot, &key, query.query_type()) {
+    if let Some(reply) = catalog::answer(request, snapshot, &key, query.query_type(), signed) {
         return Decision::Reply(reply);
     }
     let qtype = mapped_type(qtype);

@@ -7,9 +7,12 @@
 //! a transfer never mixes two mapping versions.
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::LowerName;
 use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
+use privatelink_mapping::DomainName;
+use tracing::info;
 
 pub(crate) use super::messages::{Transfer, ZoneMessages};
 use crate::reply::{Outcome, Reply};
@@ -29,7 +32,11 @@ pub(crate) fn is_transfer(request: &Request) -> bool {
 
 /// What answers `request` when it asks for a zone transfer; `None` when it
 /// does not (the handler answers it as any query).
-pub(crate) fn respond<'s>(request: &Request, snapshot: &'s Snapshot) -> Option<Transfer<'s>> {
+pub(crate) fn respond<'s>(
+    request: &Request,
+    snapshot: &'s Snapshot,
+    signed: Option<&DomainName>,
+) -> Option<Transfer<'s>> {
     let [query] = request.queries.queries() else {
         return None;
     };
@@ -43,7 +50,8 @@ pub(crate) fn respond<'s>(request: &Request, snapshot: &'s Snapshot) -> Option<T
             ResponseCode::Refused,
         )))
     };
-    if !snapshot.transfers.allow.allows(request.src().ip()) {
+    if !snapshot.transfers.allows(request.src().ip(), signed) {
+        refusal(request, snapshot, signed, query.name());
         return refused();
     }
     let key = lookup_key(query.name());
@@ -70,6 +78,29 @@ pub(crate) fn respond<'s>(request: &Request, snapshot: &'s Snapshot) -> Option<T
             prepared,
             snapshot.mapping.names_in(zone),
         ))),
+    }
+}
+
+/// Says in the log why a transfer was refused: who operators would
+/// otherwise look for in a secondary's log.
+fn refusal(request: &Request, snapshot: &Snapshot, signed: Option<&DomainName>, zone: &LowerName) {
+    let client = request.src().ip();
+    let needed = snapshot
+        .transfers
+        .clients
+        .iter()
+        .filter(|entry| entry.network.contains(&client.to_canonical()))
+        .find_map(|entry| entry.key.clone());
+    match (needed, signed) {
+        (None, _) => {
+            info!(client = %client, zone = %zone, "zone transfer refused: the client is not in server.allow_transfer");
+        }
+        (Some(key), None) => {
+            info!(client = %client, zone = %zone, key = %key, "zone transfer refused: the client must sign with its TSIG key");
+        }
+        (Some(key), Some(other)) => {
+            info!(client = %client, zone = %zone, key = %key, signed_with = %other, "zone transfer refused: signed with another key than the one required");
+        }
     }
 }
 
@@ -113,7 +144,7 @@ mod tests {
             RecordType::AXFR,
             Protocol::Tcp,
         );
-        let Some(Transfer::Zone(messages)) = respond(&request, &snapshot) else {
+        let Some(Transfer::Zone(messages)) = respond(&request, &snapshot, None) else {
             panic!("a whole-zone transfer");
         };
         let replies: Vec<Reply> = messages.collect();
@@ -147,7 +178,7 @@ mod tests {
             RecordType::AXFR,
             Protocol::Tcp,
         );
-        let Some(Transfer::Zone(messages)) = respond(&request, &snapshot) else {
+        let Some(Transfer::Zone(messages)) = respond(&request, &snapshot, None) else {
             panic!("a whole-zone transfer");
         };
         let replies: Vec<Reply> = messages.collect();
@@ -168,6 +199,6 @@ mod tests {
             RecordType::SOA,
             Protocol::Tcp,
         );
-        assert!(respond(&plain, &snapshot).is_none());
+        assert!(respond(&plain, &snapshot, None).is_none());
     }
 }

@@ -6,6 +6,7 @@
 pub(crate) mod edns;
 pub(crate) mod query;
 pub(crate) mod tsig;
+pub(crate) mod tsig_sign;
 
 use hickory_proto::rr::{Name, RecordType};
 use privatelink_mapping::{DomainName, QueryType, Soa};

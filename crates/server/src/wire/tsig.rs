@@ -1,10 +1,11 @@
 //! TSIG records in queries (RFC 8945), seen before hickory decodes the
 //! message: hickory-proto reads TSIG only with its DNSSEC features, and
 //! without them a TSIG anywhere in the additional section passes as an
-//! unknown record. This server holds no TSIG keys, so a signed query is
-//! answered as §5.2 says for a key the server does not know: NOTAUTH with
-//! an unsigned TSIG whose error is BADKEY. A TSIG that is not the last
-//! record, or a second one, is FORMERR (§5.2). Knot DNS answers the same.
+//! unknown record. A query signed with a key this server does not have
+//! (`[[tsig_key]]`) is answered as §5.2 says: NOTAUTH with an unsigned
+//! TSIG whose error is BADKEY; a bad MAC likewise with BADSIG. A TSIG that
+//! is not the last record, or a second one, is FORMERR (§5.2). Knot DNS
+//! answers the same. The MACs themselves are `tsig_sign.rs`'s.
 
 use super::{HEADER, skip_name, u16_at};
 use crate::wire::edns::ClientEdns;
@@ -14,8 +15,6 @@ const TYPE_TSIG: u16 = 250;
 const CLASS_ANY: u16 = 255;
 /// RCODE NOTAUTH (RFC 8945 §5.2.1 uses it for BADKEY, BADSIG and BADTIME).
 pub(crate) const RCODE_NOTAUTH: u16 = 9;
-/// The TSIG error for a key the server does not know.
-const BADKEY: u16 = 17;
 
 /// Where a query's TSIG is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +58,7 @@ pub(crate) fn scan(query: &[u8]) -> Option<Tsig> {
 
 /// The name at `at` written out without compression, and the offset past
 /// it; at most 255 bytes and 128 pointers.
-fn expanded_name(wire: &[u8], mut at: usize) -> Option<(Vec<u8>, usize)> {
+pub(crate) fn expanded_name(wire: &[u8], mut at: usize) -> Option<(Vec<u8>, usize)> {
     let mut name = Vec::new();
     let mut end = None;
     for _ in 0..128 {
@@ -87,16 +86,18 @@ fn expanded_name(wire: &[u8], mut at: usize) -> Option<(Vec<u8>, usize)> {
     None
 }
 
-/// Writes the answer to a query signed with a key this server does not
-/// have: NOTAUTH, the question, the OPT when the client sent one, and an
-/// unsigned TSIG with the key and algorithm names, time and fudge of the
-/// query's, no MAC, the original id, and error BADKEY (RFC 8945 §5.2.1,
-/// §5.3.2). `None` when the TSIG cannot be read: the caller says FORMERR.
-pub(crate) fn write_badkey(
+/// Writes the answer to a query whose TSIG failed with `error` (BADKEY:
+/// a key this server does not have; BADSIG): NOTAUTH, the question, the
+/// OPT when the client sent one, and an unsigned TSIG with the key and
+/// algorithm names, time and fudge of the query's, no MAC, the original
+/// id, and the error (RFC 8945 §5.2, §5.3.2). `None` when the TSIG cannot
+/// be read: the caller says FORMERR.
+pub(crate) fn write_unsigned_error(
     out: &mut Vec<u8>,
     query: &[u8],
     tsig: usize,
     edns: &ClientEdns,
+    error: u16,
 ) -> Option<()> {
     let (key, owner_end) = expanded_name(query, tsig)?;
     // TYPE, CLASS, TTL and RDLENGTH, then the rdata: the algorithm first.
@@ -104,6 +105,27 @@ pub(crate) fn write_badkey(
     let time_and_fudge = query.get(times..times + 8)?;
     let mac_len = usize::from(u16_at(query, times + 8)?);
     let original_id = query.get(times + 10 + mac_len..times + 12 + mac_len)?;
+    write_notauth(out, query, edns)?;
+    out.extend_from_slice(&key);
+    out.extend_from_slice(&TYPE_TSIG.to_be_bytes());
+    out.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    let length = algorithm.len() + 8 + 2 + 2 + 2 + 2;
+    out.extend_from_slice(&u16::try_from(length).ok()?.to_be_bytes());
+    out.extend_from_slice(&algorithm);
+    out.extend_from_slice(time_and_fudge);
+    out.extend_from_slice(&0u16.to_be_bytes());
+    out.extend_from_slice(original_id);
+    out.extend_from_slice(&error.to_be_bytes());
+    out.extend_from_slice(&0u16.to_be_bytes());
+    let additionals = u16_at(out, 10)?.saturating_add(1);
+    out[10..12].copy_from_slice(&additionals.to_be_bytes());
+    Some(())
+}
+
+/// NOTAUTH to `query`: the header, the question (when it can be copied)
+/// and the OPT when the client sent one; a TSIG is the caller's.
+pub(crate) fn write_notauth(out: &mut Vec<u8>, query: &[u8], edns: &ClientEdns) -> Option<()> {
     let flags = u16_at(query, 2)?;
     let questions = u16_at(query, 4)?;
     let mut question_end = HEADER;
@@ -127,20 +149,7 @@ pub(crate) fn write_badkey(
     if copy_question {
         out.extend_from_slice(question);
     }
-    let mut additionals = edns.write_opt(out, RCODE_NOTAUTH);
-    out.extend_from_slice(&key);
-    out.extend_from_slice(&TYPE_TSIG.to_be_bytes());
-    out.extend_from_slice(&CLASS_ANY.to_be_bytes());
-    out.extend_from_slice(&0u32.to_be_bytes());
-    let length = algorithm.len() + 8 + 2 + 2 + 2 + 2;
-    out.extend_from_slice(&u16::try_from(length).ok()?.to_be_bytes());
-    out.extend_from_slice(&algorithm);
-    out.extend_from_slice(time_and_fudge);
-    out.extend_from_slice(&0u16.to_be_bytes());
-    out.extend_from_slice(original_id);
-    out.extend_from_slice(&BADKEY.to_be_bytes());
-    out.extend_from_slice(&0u16.to_be_bytes());
-    additionals += 1;
+    let additionals = edns.write_opt(out, RCODE_NOTAUTH);
     out[10..12].copy_from_slice(&additionals.to_be_bytes());
     Some(())
 }
