@@ -260,3 +260,34 @@ fn key_files_from_tsig_keygen_and_keymgr_are_read() {
         assert_eq!(code, 0, "{program}: {out}{err}");
     }
 }
+
+/// A secondary configured without the key cannot transfer: the server
+/// refuses it and says which key it must use, and the secondary has no zone.
+fn unkeyed_secondary_is_refused(start: impl FnOnce(u16, SocketAddr) -> Peer) {
+    let port = peer::free_port();
+    let server = TestServer::start(&config(Some(port)));
+    let secondary = start(port, server.addr);
+    let refused = server.wait_for_log("zone transfer refused", Duration::from_secs(20));
+    assert!(
+        refused.contains("must sign with its TSIG key") && refused.contains(KEY),
+        "{refused}"
+    );
+    let answer = secondary.ask(NAME, RecordType::A);
+    assert!(a_records(&answer).is_empty(), "{answer}");
+    assert!(
+        !server
+            .log()
+            .iter()
+            .any(|line| line.contains("zone transferred"))
+    );
+}
+
+#[test]
+fn bind_and_knot_secondaries_without_the_key_are_refused() {
+    if installed("named", "bind9") {
+        unkeyed_secondary_is_refused(|port, primary| peer::bind_secondary(port, primary, &[ZONE]));
+    }
+    if installed("knotd", "knot") {
+        unkeyed_secondary_is_refused(|port, primary| peer::knot_secondary(port, primary, &[ZONE]));
+    }
+}
