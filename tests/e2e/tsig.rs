@@ -291,3 +291,16 @@ fn bind_and_knot_secondaries_without_the_key_are_refused() {
         unkeyed_secondary_is_refused(|port, primary| peer::knot_secondary(port, primary, &[ZONE]));
     }
 }
+
+#[test]
+fn check_says_who_may_transfer_and_with_which_key() {
+    let (_dir, path) = crate::harness::temp_file("privatelink-dns.toml", &config(Some(5300)));
+    let (code, out, err) = crate::harness::run(&["check", "--config", &path.display().to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "transfers: to 127.0.0.1/32 (TSIG key {KEY}), 127.0.0.2/32; NOTIFY to 1 secondary(ies)"
+        )),
+        "{out}"
+    );
+}

@@ -42,6 +42,7 @@ pub(crate) fn run(config: &Path, strict: bool) -> u8 {
                     zone.fallback.as_str()
                 );
             }
+            print_transfers(&loaded);
             let warnings = loaded.warnings.len();
             let verdict = if strict && warnings > 0 {
                 "invalid (--strict)"
@@ -61,5 +62,34 @@ pub(crate) fn run(config: &Path, strict: bool) -> u8 {
                 EXIT_OK
             }
         }
+    }
+}
+
+/// What secondaries get, when transfers are on: who may transfer and with
+/// which key, who is notified, and the catalog.
+fn print_transfers(loaded: &privatelink_mapping::Loaded) {
+    let server = &loaded.settings.server;
+    if !server.transfers_enabled() {
+        return;
+    }
+    let clients: Vec<String> = server
+        .transfer_clients
+        .iter()
+        .map(|client| match &client.key {
+            Some(key) => format!("{} (TSIG key {key})", client.network),
+            None => client.network.to_string(),
+        })
+        .collect();
+    println!(
+        "transfers: to {}; NOTIFY to {} secondary(ies)",
+        clients.join(", "),
+        server.notify.len()
+    );
+    if let Some(catalog) = loaded.mapping.catalog() {
+        println!(
+            "catalog zone {}: {} member zone(s)",
+            catalog.apex,
+            loaded.mapping.catalog_members().len()
+        );
     }
 }

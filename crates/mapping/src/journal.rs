@@ -15,6 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::diff::MappingDiff;
 use crate::mapping::{Mapping, Soa};
 use crate::name::DomainName;
 use crate::serial::is_newer;
@@ -62,7 +63,13 @@ impl Journal {
     /// This journal, which `previous` had, carried over to `newer` (the
     /// mapping replacing it, its serials already given).
     pub fn following(&self, previous: &Mapping, newer: &Mapping) -> Self {
-        let changes = changes_by_zone(previous, newer);
+        self.following_diff(previous, newer, &previous.diff(newer))
+    }
+
+    /// [`Self::following`] with the reload's diff of the two mappings,
+    /// already computed (it costs a pass over every name).
+    pub fn following_diff(&self, previous: &Mapping, newer: &Mapping, diff: &MappingDiff) -> Self {
+        let changes = changes_by_zone(previous, newer, diff);
         let mut sizes: Option<Vec<usize>> = None;
         let mut zones = HashMap::new();
         for zone in newer.zones() {
@@ -158,8 +165,11 @@ pub fn record_counts(mapping: &Mapping) -> Vec<usize> {
 type Changes = (Vec<AddressRecord>, Vec<AddressRecord>);
 
 /// Address records removed and added, by the apex of the zone they are in.
-fn changes_by_zone(previous: &Mapping, newer: &Mapping) -> HashMap<DomainName, Changes> {
-    let diff = previous.diff(newer);
+fn changes_by_zone(
+    previous: &Mapping,
+    newer: &Mapping,
+    diff: &MappingDiff,
+) -> HashMap<DomainName, Changes> {
     let mut changes: HashMap<DomainName, Changes> = HashMap::new();
     let addresses = |mapping: &Mapping, name: &DomainName| -> Vec<IpAddr> {
         mapping

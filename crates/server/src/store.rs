@@ -14,7 +14,8 @@ use hickory_proto::ProtoError;
 use privatelink_mapping::journal::Journal;
 use privatelink_mapping::tsig::{TransferClient, TsigKey};
 use privatelink_mapping::{
-    DomainName, ForwardSettings, Loaded, Mapping, RateLimitSettings, Settings, ViewSelector, Zone,
+    DomainName, ForwardSettings, Loaded, Mapping, MappingDiff, RateLimitSettings, Settings,
+    ViewSelector, Zone,
 };
 
 use crate::engine::access::AllowList;
@@ -145,13 +146,16 @@ impl Snapshot {
 
     /// Carries the zones' histories of `previous` (the snapshot this one
     /// replaces) over to this one and its views (matched by name), adding
-    /// what changed between them. Only with transfers on: nobody asks
+    /// what changed between them (`diff`: between the top-level mappings). Only with transfers on: nobody asks
     /// for an IXFR otherwise.
-    pub(crate) fn record_history(&mut self, previous: &Self) {
+    pub(crate) fn record_history(&mut self, previous: &Self, diff: &MappingDiff) {
         if self.transfers.allow.is_empty() {
             return;
         }
-        self.journal = previous.journal.following(&previous.mapping, &self.mapping);
+        let journal = previous
+            .journal
+            .following_diff(&previous.mapping, &self.mapping, diff);
+        self.journal = journal;
         for view in &mut self.views {
             let Some(view) = Arc::get_mut(view) else {
                 continue;

@@ -316,7 +316,7 @@ impl Reloader {
         let sha256 = loaded.sha256.clone();
         let snapshot = match Snapshot::new(loaded, generation) {
             Ok(mut snapshot) => {
-                snapshot.record_history(&current);
+                snapshot.record_history(&current, &diff);
                 snapshot
             }
             Err(error) => {

@@ -34,7 +34,9 @@ fn edited() -> Snapshot {
         11,
     );
     let mut after = Snapshot::new(after, 2).unwrap();
-    after.record_history(&before.unwrap());
+    let before = before.unwrap();
+    let diff = before.mapping.diff(&after.mapping);
+    after.record_history(&before, &diff);
     after
 }
 
@@ -123,7 +125,8 @@ fn changes_too_large_for_udp_give_the_soa_alone_and_tcp_gets_them() {
     };
     let before = Snapshot::new(loaded(&names("10.0.0.1"), 10), 1).unwrap();
     let mut after = Snapshot::new(loaded(&names("10.0.0.2"), 11), 2).unwrap();
-    after.record_history(&before);
+    let diff = before.mapping.diff(&after.mapping);
+    after.record_history(&before, &diff);
     for payload in [None, Some(1232)] {
         let (_, _, records) = answered(&ixfr(Some(10), Protocol::Udp, payload), &after);
         assert_eq!(shown(&records), ["SOA 11 ttl=3600"], "payload {payload:?}");
