@@ -159,3 +159,18 @@ fn knot_answers_the_tsig_cases_the_same() {
         assert_eq!(got, rcode, "Knot, {case}");
     }
 }
+
+#[test]
+fn a_flood_of_bad_signatures_is_answered_but_logged_ten_times_a_minute() {
+    let server = TestServer::start(&base_config(&[]));
+    let wire = query(&[tsig("flood.key.")]);
+    for _ in 0..50 {
+        let answer = client::raw(server.addr, &wire, false);
+        assert_eq!(verdict(&answer), (ResponseCode::NotAuth, Some(17)));
+    }
+    server.wait_for_log_count("TSIG check failed", 10, std::time::Duration::from_secs(5));
+    // A later line: every earlier one has been written by then.
+    server.signal("HUP");
+    server.wait_for_log("SIGHUP", std::time::Duration::from_secs(5));
+    assert_eq!(server.log_count("TSIG check failed"), 10);
+}

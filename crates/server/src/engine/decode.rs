@@ -12,6 +12,7 @@ use privatelink_mapping::tsig::TsigKey;
 use tracing::{debug, warn};
 
 use super::Received;
+use crate::observe::log_budget::LogBudget;
 use crate::reply::{self, Outcome};
 use crate::wire::Transport;
 use crate::wire::edns::ClientEdns;
@@ -80,15 +81,20 @@ pub(super) fn decode(
             "the client's clock is off by more than the fudge",
         ),
     };
-    warn!(
-        client = %received.client,
-        key = %key_name(&record.key),
-        error = name,
-        reason,
-        signed_at = record.time,
-        now,
-        "TSIG check failed: NOTAUTH"
-    );
+    // A client can send these at will: at most ten lines a minute.
+    static FAILURES: LogBudget = LogBudget::new(10, std::time::Duration::from_secs(60));
+    if let Some(not_logged_before) = FAILURES.admit(received.at) {
+        warn!(
+            client = %received.client,
+            key = %key_name(&record.key),
+            error = name,
+            reason,
+            signed_at = record.time,
+            now,
+            not_logged_before,
+            "TSIG check failed: NOTAUTH"
+        );
+    }
     if written.is_some() {
         return Err(NOTAUTH);
     }

@@ -14,6 +14,8 @@ use hickory_server::server::Request;
 use privatelink_mapping::DomainName;
 use tracing::info;
 
+use crate::observe::log_budget::LogBudget;
+
 pub(crate) use super::messages::{Transfer, ZoneMessages};
 use crate::reply::{Outcome, Reply};
 use crate::store::Snapshot;
@@ -84,6 +86,11 @@ pub(crate) fn respond<'s>(
 /// Says in the log why a transfer was refused: who operators would
 /// otherwise look for in a secondary's log.
 fn refusal(request: &Request, snapshot: &Snapshot, signed: Option<&DomainName>, zone: &LowerName) {
+    // Anyone can ask: at most ten lines a minute.
+    static REFUSALS: LogBudget = LogBudget::new(10, std::time::Duration::from_secs(60));
+    let Some(not_logged_before) = REFUSALS.admit(std::time::Instant::now()) else {
+        return;
+    };
     let client = request.src().ip();
     let needed = snapshot
         .transfers
@@ -93,13 +100,13 @@ fn refusal(request: &Request, snapshot: &Snapshot, signed: Option<&DomainName>, 
         .find_map(|entry| entry.key.clone());
     match (needed, signed) {
         (None, _) => {
-            info!(client = %client, zone = %zone, "zone transfer refused: the client is not in server.allow_transfer");
+            info!(client = %client, zone = %zone, not_logged_before, "zone transfer refused: the client is not in server.allow_transfer");
         }
         (Some(key), None) => {
-            info!(client = %client, zone = %zone, key = %key, "zone transfer refused: the client must sign with its TSIG key");
+            info!(client = %client, zone = %zone, key = %key, not_logged_before, "zone transfer refused: the client must sign with its TSIG key");
         }
         (Some(key), Some(other)) => {
-            info!(client = %client, zone = %zone, key = %key, signed_with = %other, "zone transfer refused: signed with another key than the one required");
+            info!(client = %client, zone = %zone, key = %key, signed_with = %other, not_logged_before, "zone transfer refused: signed with another key than the one required");
         }
     }
 }
