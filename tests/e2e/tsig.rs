@@ -304,3 +304,49 @@ fn check_says_who_may_transfer_and_with_which_key() {
         "{out}"
     );
 }
+
+#[test]
+fn a_signed_udp_answer_that_the_tsig_would_push_past_512_bytes_is_truncated_and_signed() {
+    if !installed("dig", "bind9-dnsutils") {
+        return;
+    }
+    // 26 addresses: 469 bytes unsigned, past 512 with a TSIG.
+    let many: Vec<String> = (1..=26).map(|i| format!("\"10.0.1.{i}\"")).collect();
+    let text = config(None).replace(
+        "\"a.privatelink.blob.core.windows.net\" = \"10.0.0.1\"",
+        &format!(
+            "\"a.privatelink.blob.core.windows.net\" = [{}]",
+            many.join(", ")
+        ),
+    );
+    let server = TestServer::start(&text);
+    let (size, plain) = client::udp_sized(server.addr, &client::query_no_edns(NAME, RecordType::A));
+    assert!(
+        !plain.metadata.truncation && plain.answers.len() == 26 && size <= 512,
+        "{size}"
+    );
+    let port = server.addr.port().to_string();
+    let key = format!("hmac-sha256:{KEY}:{SECRET}");
+    let args = [
+        "@127.0.0.1",
+        "-p",
+        &port,
+        NAME,
+        "A",
+        "+noedns",
+        "+ignore",
+        "-y",
+        &key,
+    ];
+    let out = peer::run_client("dig", &args);
+    assert!(out.contains("flags: qr tc"), "{out}");
+    assert!(out.contains("TSIG") && !out.contains("verify"), "{out}");
+    // Without +ignore dig retries over TCP and gets all of it, signed.
+    let args = ["@127.0.0.1", "-p", &port, NAME, "A", "+noedns", "-y", &key];
+    let out = peer::run_client("dig", &args);
+    assert_eq!(
+        out.matches("\tIN\tA\t").count() + out.matches("IN A\t").count(),
+        26,
+        "{out}"
+    );
+}

@@ -23,6 +23,7 @@ pub(crate) mod memo;
 pub(crate) mod prepared;
 pub(crate) mod ratelimit;
 mod report;
+mod signing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,7 +33,6 @@ use std::time::Instant;
 use hickory_proto::op::ResponseCode;
 use hickory_server::server::Request;
 use privatelink_mapping::QueryType;
-use tracing::info;
 
 use crate::observe::metrics::Metrics;
 use crate::observe::missing::MissingLog;
@@ -44,7 +44,7 @@ use crate::resolve::{self, Decision};
 use crate::store::{MappingStore, Snapshot};
 use crate::wire::edns::ClientEdns;
 use crate::wire::query;
-use crate::wire::tsig_sign::{self, Signer};
+use crate::wire::tsig_sign::Signer;
 use crate::wire::{HEADER, Transport};
 use memo::{MemoKey, ResponseMemo};
 use prepared::Served;
@@ -310,16 +310,14 @@ impl Engine {
         let signed = signer.as_ref().map(Signer::key_name);
         let work = match resolve::decide(&request, &snapshot, &client, allowed, signed) {
             Decision::Reply(reply) => {
-                let step = self.encode(received, &snapshot, &request, &reply, &client, out);
-                sign(&mut signer, out);
-                return step;
+                let sent = (&request, &reply, &client);
+                return self.encode(received, &snapshot, sent, &mut signer, out);
             }
             Decision::Forward { key, qtype } => Work::Forward { key, qtype },
             Decision::Transfer => match transfer::respond(&request, &snapshot, signed) {
                 Some(Transfer::Single(reply)) => {
-                    let step = self.encode(received, &snapshot, &request, &reply, &client, out);
-                    sign(&mut signer, out);
-                    return step;
+                    let sent = (&request, &reply, &client);
+                    return self.encode(received, &snapshot, sent, &mut signer, out);
                 }
                 Some(Transfer::Zone(_)) | None => Work::Transfer,
             },
@@ -346,19 +344,32 @@ impl Engine {
         };
         let client = ClientEdns::negotiate(request.edns.as_ref());
         let reply = Reply::truncated(Outcome::RateLimited);
-        self.encode(received, snapshot, &request, &reply, &client, out)
+        self.encode(
+            received,
+            snapshot,
+            (&request, &reply, &client),
+            &mut None,
+            out,
+        )
     }
 
     fn encode(
         &self,
         received: &Received<'_>,
         snapshot: &Snapshot,
-        request: &Request,
-        reply: &Reply,
-        client: &ClientEdns,
+        (request, reply, client): (&Request, &Reply, &ClientEdns),
+        signer: &mut Option<Signer>,
         out: &mut Vec<u8>,
     ) -> Step {
         let encoded = reply::encode(out, request, reply, client, received.transport);
+        signing::sign(
+            signer,
+            out,
+            request,
+            client,
+            received.transport,
+            reply.outcome,
+        );
         if let Some(name) = &reply.missing {
             self.missing
                 .nxdomain(snapshot, name, None, received.client.ip());
@@ -405,7 +416,14 @@ impl Engine {
                 .await;
                 let mut out = Vec::with_capacity(512);
                 let encoded = reply::encode(&mut out, &request, &reply, &client, transport);
-                sign(&mut signer, &mut out);
+                signing::sign(
+                    &mut signer,
+                    &mut out,
+                    &request,
+                    &client,
+                    transport,
+                    reply.outcome,
+                );
                 if let Some(private) = &reply.missing {
                     self.missing
                         .nxdomain(&snapshot, private, Some(&key), received.client.ip());
@@ -454,30 +472,20 @@ impl Engine {
                 for reply in messages.by_ref() {
                     let mut out = Vec::with_capacity(4096);
                     reply::encode(&mut out, &request, &reply, &client, transport);
-                    sign(&mut signer, &mut out);
+                    signing::sign(
+                        &mut signer,
+                        &mut out,
+                        &request,
+                        &client,
+                        transport,
+                        Outcome::Transfer,
+                    );
                     sink.send(out).await;
                     count += 1;
                 }
-                let summary = &messages.summary;
-                info!(
-                    client = %request.src(),
-                    zone = %summary.zone,
-                    style = summary.style,
-                    from_serial = summary.from_serial,
-                    serial = summary.serial,
-                    messages = count,
-                    records = summary.records,
-                    "zone transferred"
-                );
+                messages.summary.log(request.src(), count);
                 self.sent(sent);
             }
         }
-    }
-}
-
-/// Signs the response in `out` when the query was signed (RFC 8945 §5.3).
-fn sign(signer: &mut Option<Signer>, out: &mut Vec<u8>) {
-    if let Some(signer) = signer {
-        signer.sign(out, tsig_sign::now(), 0, &[]);
     }
 }

@@ -40,6 +40,22 @@ pub(crate) struct TransferSummary<'s> {
     pub(crate) records: usize,
 }
 
+impl TransferSummary<'_> {
+    /// The log line of a transfer sent to `client` in `messages` messages.
+    pub(crate) fn log(&self, client: std::net::SocketAddr, messages: usize) {
+        tracing::info!(
+            client = %client,
+            zone = %self.zone,
+            style = self.style,
+            from_serial = self.from_serial,
+            serial = self.serial,
+            messages,
+            records = self.records,
+            "zone transferred"
+        );
+    }
+}
+
 impl<'s> ZoneMessages<'s> {
     /// The zone as AXFR sends it: SOA, NS, every mapped address, SOA again.
     pub(super) fn new(

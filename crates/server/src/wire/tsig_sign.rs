@@ -160,6 +160,18 @@ impl Signer {
         &self.key.name
     }
 
+    /// The bytes the TSIG record [`Self::sign`] appends takes (no other data).
+    pub(crate) fn record_len(&self) -> usize {
+        let mac = match self.key.algorithm {
+            TsigAlgorithm::HmacSha1 => 20,
+            TsigAlgorithm::HmacSha224 => 28,
+            TsigAlgorithm::HmacSha256 => 32,
+            TsigAlgorithm::HmacSha384 => 48,
+            TsigAlgorithm::HmacSha512 => 64,
+        };
+        name_wire(&self.key.name).len() + 10 + algorithm_wire(self.key.algorithm).len() + 16 + mac
+    }
+
     /// Appends a TSIG to the complete message in `out` (RFC 8945 §5.3; a
     /// later message of the same TCP response chains from the one before
     /// and covers only the timers, §5.3.1). `error` and `other` are for
