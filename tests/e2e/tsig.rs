@@ -350,3 +350,27 @@ fn a_signed_udp_answer_that_the_tsig_would_push_past_512_bytes_is_truncated_and_
         "{out}"
     );
 }
+
+#[test]
+fn an_independent_client_verifies_our_signed_answer_and_gets_badtime_when_its_clock_is_off() {
+    if !peer::on_path("python3") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let server = TestServer::start(&config(None));
+    let script = crate::harness::repo().join("tests/data/tsig_client.py");
+    let ask = |skew: &str| {
+        let port = server.addr.port().to_string();
+        crate::harness::output_of(
+            Command::new("python3")
+                .arg(&script)
+                .args([&port, ZONE, KEY, SECRET, skew]),
+        )
+    };
+    // In time: NOERROR, no TSIG error, our MAC checks out with Python's HMAC.
+    assert_eq!(ask("0").trim(), "0 0 0 verified");
+    // Twenty minutes off: NOTAUTH, BADTIME (18) with our time (6 bytes), signed.
+    assert_eq!(ask("-1200").trim(), "9 18 6 verified");
+    let logged = server.wait_for_log("TSIG check failed", Duration::from_secs(5));
+    assert!(logged.contains("error=\"BADTIME\""), "{logged}");
+}
