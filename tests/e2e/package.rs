@@ -51,6 +51,7 @@ fn the_debian_package_installs_and_its_binary_checks_the_installed_config() {
         "./usr/bin/privatelink-dns",
         "./etc/privatelink-dns/privatelink-dns.toml",
         "./usr/lib/systemd/system/privatelink-dns.service",
+        "./usr/share/doc/privatelink-dns/examples/privatelink-dns.socket",
         "./usr/share/man/man1/privatelink-dns.1.gz",
         "./usr/share/bash-completion/completions/privatelink-dns",
         "./usr/share/zsh/vendor-completions/_privatelink-dns",
@@ -139,6 +140,7 @@ chroot "$s/root" sh -c '
   echo "user: $(getent passwd privatelink-dns | cut -d: -f1,7)"
   echo "config: $(stat -c "%U:%G %a" /etc/privatelink-dns/privatelink-dns.toml)"
   echo "enabled: $(readlink /etc/systemd/system/multi-user.target.wants/privatelink-dns.service)"
+  echo "socket enabled: $(test -e /etc/systemd/system/sockets.target.wants/privatelink-dns.socket && echo yes || echo no)"
   echo "status: $(dpkg-query -W -f "\${Status}" privatelink-dns)"
   if command -v systemd-analyze >/dev/null && command -v man >/dev/null; then
     systemd-analyze verify --man=yes /usr/lib/systemd/system/privatelink-dns.service && echo "verify: ok"
@@ -168,6 +170,8 @@ chroot "$s/root" sh -c '
         "config: root:privatelink-dns 640",
         "status: install ok installed",
         "check as the service user: ok",
+        // Socket activation is there to choose, not on by default.
+        "socket enabled: no",
     ] {
         assert!(
             report.lines().any(|l| l == line),

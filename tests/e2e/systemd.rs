@@ -139,3 +139,74 @@ fn the_unit_verifies_and_is_hardened() {
     assert!(score <= 2.0, "exposure {score}\n{report}");
     eprintln!("systemd-analyze security: exposure {score}");
 }
+
+/// Socket activation: the server serves the UDP socket and TCP listener it
+/// was handed (as systemd passes them: descriptors 3 and 4, LISTEN_FDS,
+/// LISTEN_PID) and binds nothing itself; its own listen address here is
+/// one it could not bind.
+#[test]
+fn the_server_serves_the_sockets_systemd_passes() {
+    if !crate::peer::on_path("python3") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("privatelink-dns.toml");
+    // 192.0.2.1 is TEST-NET-1: no interface has it, binding it fails.
+    let text = crate::base_config(&[]).replace("[server]", "[server]\nlisten = [\"192.0.2.1:53\"]");
+    std::fs::write(&config, text).unwrap();
+    let launcher = crate::harness::repo().join("tests/data/socket_activate.py");
+    let mut command = Command::new("python3");
+    command
+        .arg(launcher)
+        .arg("0")
+        .arg(binary())
+        .args(["serve", "--config"])
+        .arg(&config);
+    let server = TestServer::spawn(&mut command, dir, config.clone());
+    server.wait_for_log("socket activation", Duration::from_secs(5));
+    let udp = client::udp(server.addr, &client::query(FAB1, RecordType::A));
+    assert_eq!(a_records(&udp), ["10.10.0.4"]);
+    let tcp = client::tcp(server.addr, &client::query(FAB1, RecordType::A));
+    assert_eq!(a_records(&tcp), ["10.10.0.4"]);
+}
+
+/// The socket unit the package installs passes `systemd-analyze verify`
+/// and pairs each ListenDatagram with a ListenStream.
+#[test]
+fn the_socket_unit_verifies() {
+    if !crate::peer::on_path("systemd-analyze") {
+        eprintln!("skipped: needs systemd-analyze");
+        return;
+    }
+    let packaging = crate::harness::repo().join("packaging");
+    let socket =
+        std::fs::read_to_string(packaging.join("optional/privatelink-dns.socket")).unwrap();
+    let values = |key: &str| -> Vec<String> {
+        socket
+            .lines()
+            .filter_map(|l| l.strip_prefix(key))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(values("ListenDatagram="), values("ListenStream="));
+    let dir = tempfile::tempdir().unwrap();
+    let service = std::fs::read_to_string(packaging.join("privatelink-dns.service")).unwrap();
+    std::fs::write(
+        dir.path().join("privatelink-dns.service"),
+        service.replace("/usr/bin/privatelink-dns", binary()),
+    )
+    .unwrap();
+    let path = dir.path().join("privatelink-dns.socket");
+    std::fs::write(&path, &socket).unwrap();
+    let verify = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}

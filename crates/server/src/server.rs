@@ -150,7 +150,20 @@ impl Server {
         } else {
             options.listen
         };
-        let mut sockets = Vec::with_capacity(listen.len());
+        let inherited = listen::activation::inherited(workers).map_err(|error| {
+            error!(%error, "cannot use the sockets systemd passed");
+            ServeError::Io(format!("socket activation: {error}"))
+        })?;
+        if let Some(sockets) = &inherited {
+            let addresses: Vec<String> = sockets.iter().map(|s| s.address.to_string()).collect();
+            info!(addresses = ?addresses, "socket activation: serving the sockets systemd passed; server.listen and --listen are not used");
+        }
+        let listen = if inherited.is_some() {
+            Vec::new()
+        } else {
+            listen
+        };
+        let mut sockets = inherited.unwrap_or_default();
         for address in listen {
             match listen::bind(address, workers).await {
                 Ok(bound) => sockets.push(bound),

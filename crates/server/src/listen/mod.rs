@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub(crate) mod accept;
+pub(crate) mod activation;
 mod patience;
 pub(crate) mod tcp;
 pub(crate) mod udp;

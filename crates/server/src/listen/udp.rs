@@ -34,7 +34,7 @@ const RECEIVE_BUFFER: usize = 4 << 20;
 /// Datagrams received (and answers sent) per system call.
 const BATCH: usize = 32;
 /// How often a worker looks up from `recv` to see whether to stop.
-const POLL: Duration = Duration::from_millis(100);
+pub(crate) const POLL: Duration = Duration::from_millis(100);
 
 /// Binds `count` UDP sockets to `address` with `SO_REUSEPORT`; port 0 gets
 /// one system-chosen port for all of them.
