@@ -215,3 +215,47 @@ fn the_catalog_is_transferable_and_its_serial_follows_membership() {
     server.wait_for_log_count("mapping reloaded", 2, Duration::from_secs(5));
     assert!(serial(&server) > before);
 }
+
+#[test]
+fn a_secondary_in_a_view_gets_that_views_catalog() {
+    let text = config(peer::free_port(), FIRST).replace(
+        "allow_transfer = [\"127.0.0.1\"]",
+        "allow_transfer = [\"127.0.0.0/8\"]",
+    ) + "\n[[view]]\nname = \"spoke\"\nclients = [\"127.0.0.2/32\"]\n[view.records]\n\"kv1.privatelink.vaultcore.azure.net\" = \"10.9.0.3\"\n";
+    let server = TestServer::start(&text);
+    let members = |source: &str| -> Vec<String> {
+        let mut connection = crate::client::TcpClient::connect_from(source, server.addr);
+        let answer = connection.ask(&client::query_no_edns(
+            &format!("{CATALOG}."),
+            RecordType::AXFR,
+        ));
+        assert_eq!(
+            answer.metadata.response_code,
+            ResponseCode::NoError,
+            "{answer}"
+        );
+        answer
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::PTR(ptr) => Some(ptr.0.to_ascii()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        members("127.0.0.1"),
+        [
+            "privatelink.blob.core.windows.net.",
+            "privatelink.queue.core.windows.net."
+        ]
+    );
+    assert_eq!(
+        members("127.0.0.2"),
+        [
+            "privatelink.blob.core.windows.net.",
+            "privatelink.queue.core.windows.net.",
+            "privatelink.vaultcore.azure.net."
+        ]
+    );
+}
