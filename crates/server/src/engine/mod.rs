@@ -362,14 +362,7 @@ impl Engine {
         out: &mut Vec<u8>,
     ) -> Step {
         let encoded = reply::encode(out, request, reply, client, received.transport);
-        signing::sign(
-            signer,
-            out,
-            request,
-            client,
-            received.transport,
-            reply.outcome,
-        );
+        signing::sign(signer, out, request, client, received.transport, reply);
         if let Some(name) = &reply.missing {
             self.missing
                 .nxdomain(snapshot, name, None, received.client.ip());
@@ -416,14 +409,7 @@ impl Engine {
                 .await;
                 let mut out = Vec::with_capacity(512);
                 let encoded = reply::encode(&mut out, &request, &reply, &client, transport);
-                signing::sign(
-                    &mut signer,
-                    &mut out,
-                    &request,
-                    &client,
-                    transport,
-                    reply.outcome,
-                );
+                signing::sign(&mut signer, &mut out, &request, &client, transport, &reply);
                 if let Some(private) = &reply.missing {
                     self.missing
                         .nxdomain(&snapshot, private, Some(&key), received.client.ip());
@@ -472,14 +458,7 @@ impl Engine {
                 for reply in messages.by_ref() {
                     let mut out = Vec::with_capacity(4096);
                     reply::encode(&mut out, &request, &reply, &client, transport);
-                    signing::sign(
-                        &mut signer,
-                        &mut out,
-                        &request,
-                        &client,
-                        transport,
-                        Outcome::Transfer,
-                    );
+                    signing::sign(&mut signer, &mut out, &request, &client, transport, &reply);
                     sink.send(out).await;
                     count += 1;
                 }

@@ -5,7 +5,7 @@
 
 use hickory_server::server::Request;
 
-use crate::reply::{self, Outcome, Reply};
+use crate::reply::{self, Reply};
 use crate::wire::Transport;
 use crate::wire::edns::ClientEdns;
 use crate::wire::tsig_sign::{self, Signer};
@@ -17,13 +17,15 @@ pub(super) fn sign(
     request: &Request,
     client: &ClientEdns,
     transport: Transport,
-    outcome: Outcome,
+    reply: &Reply,
 ) {
     let Some(signer) = signer else {
         return;
     };
     if out.len() + signer.record_len() > client.limit(transport) {
-        let truncated = Reply::truncated(outcome);
+        // Still the answer it stands for: same outcome, same AA.
+        let mut truncated = Reply::truncated(reply.outcome);
+        truncated.authoritative = reply.authoritative;
         reply::encode(out, request, &truncated, client, transport);
     }
     signer.sign(out, tsig_sign::now(), 0, &[]);
