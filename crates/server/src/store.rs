@@ -12,7 +12,9 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use hickory_proto::ProtoError;
 use privatelink_mapping::journal::Journal;
-use privatelink_mapping::tsig::{TransferClient, TsigKey};
+use privatelink_mapping::tsig::TransferClient;
+
+use crate::wire::tsig_sign::SigningKey;
 use privatelink_mapping::{
     DomainName, ForwardSettings, Loaded, Mapping, MappingDiff, RateLimitSettings, Settings,
     ViewSelector, Zone,
@@ -126,7 +128,12 @@ impl Snapshot {
             transfers: Transfers {
                 allow: AllowList::new(server.allow_transfer.clone()),
                 clients: server.transfer_clients.clone(),
-                keys: server.tsig_keys.iter().cloned().map(Arc::new).collect(),
+                keys: server
+                    .tsig_keys
+                    .iter()
+                    .cloned()
+                    .map(|key| Arc::new(SigningKey::new(key)))
+                    .collect(),
                 notify: server.notify.clone(),
             },
             http: HttpAccess {
@@ -207,7 +214,8 @@ pub struct Transfers {
     pub allow: AllowList,
     /// The same entries with the key each requires.
     pub clients: Vec<TransferClient>,
-    pub keys: Vec<Arc<TsigKey>>,
+    /// The `[[tsig_key]]`s, prepared for the wire.
+    pub(crate) keys: Vec<Arc<SigningKey>>,
     pub notify: Vec<SocketAddr>,
 }
 
@@ -228,14 +236,14 @@ impl Transfers {
 
     /// The key NOTIFY to `target` is signed with: the one the
     /// `allow_transfer` entry containing it requires.
-    pub fn key_for(&self, target: std::net::IpAddr) -> Option<Arc<TsigKey>> {
+    pub(crate) fn key_for(&self, target: std::net::IpAddr) -> Option<Arc<SigningKey>> {
         let target = target.to_canonical();
         let entry = self
             .clients
             .iter()
             .find(|entry| entry.network.contains(&target))?;
         let name = entry.key.as_ref()?;
-        self.keys.iter().find(|key| &key.name == name).cloned()
+        self.keys.iter().find(|key| key.name() == name).cloned()
     }
 }
 

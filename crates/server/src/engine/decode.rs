@@ -3,12 +3,12 @@
 //! the `[[tsig_key]]`s.
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::RecordType;
+use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::serialize::binary::BinDecodable;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 use std::sync::Arc;
 
-use privatelink_mapping::tsig::TsigKey;
 use tracing::{debug, warn};
 
 use super::Received;
@@ -17,14 +17,14 @@ use crate::reply::{self, Outcome};
 use crate::wire::Transport;
 use crate::wire::edns::ClientEdns;
 use crate::wire::tsig::{self, Tsig};
-use crate::wire::tsig_sign::{self, Signer, Verdict};
+use crate::wire::tsig_sign::{self, Signer, SigningKey, Verdict};
 
 /// The query decoded, with the signer of its answer when it was signed
 /// with one of `keys` (RFC 8945); or, written into `out`, FORMERR, or
 /// NOTAUTH for a TSIG that fails ([`tsig`]), logged.
 pub(super) fn decode(
     received: &Received<'_>,
-    keys: &[Arc<TsigKey>],
+    keys: &[Arc<SigningKey>],
     out: &mut Vec<u8>,
 ) -> Result<(Request, Option<Signer>), (Outcome, ResponseCode)> {
     const FORMERR: (Outcome, ResponseCode) = (Outcome::FormErr, ResponseCode::FormErr);
@@ -52,7 +52,7 @@ pub(super) fn decode(
     }
     let found = tsig::scan(received.message);
     let record = match found {
-        Some(Tsig::Last(at)) => tsig_sign::read(received.message, at),
+        Some(Tsig::Last(at)) => tsig::read(received.message, at),
         _ => None,
     };
     let Some(record) = record else {
@@ -69,13 +69,13 @@ pub(super) fn decode(
     let written = match signer {
         // BADTIME is signed, and tells the client our time (§5.2.3).
         Some(mut signer) => tsig::write_notauth(out, received.message, &edns).map(|()| {
-            signer.sign(out, now, error, &tsig_sign::time_bytes(now));
+            signer.sign(out, now, error, &tsig::time_bytes(now));
         }),
-        None => tsig::write_unsigned_error(out, received.message, record.start, &edns, error),
+        None => tsig::write_unsigned_error(out, received.message, &record, &edns, error),
     };
     let (name, reason) = match error {
-        tsig_sign::BADKEY => ("BADKEY", "a key this server does not have"),
-        tsig_sign::BADSIG => ("BADSIG", "the signature does not match the key"),
+        tsig::BADKEY => ("BADKEY", "a key this server does not have"),
+        tsig::BADSIG => ("BADSIG", "the signature does not match the key"),
         _ => (
             "BADTIME",
             "the client's clock is off by more than the fudge",
@@ -86,7 +86,7 @@ pub(super) fn decode(
     if let Some(not_logged_before) = FAILURES.admit(received.at) {
         warn!(
             client = %received.client,
-            key = %key_name(&record.key),
+            key = %Name::from_bytes(&record.key).map_or_else(|_| "?".into(), |name| name.to_ascii()),
             error = name,
             reason,
             signed_at = record.time,
@@ -100,21 +100,4 @@ pub(super) fn decode(
     }
     reply::formerr(out, received.message);
     Err(FORMERR)
-}
-
-/// A wire-form name as text, for the log.
-fn key_name(wire: &[u8]) -> String {
-    let mut labels = Vec::new();
-    let mut at = 0;
-    while let Some(&len) = wire.get(at) {
-        if len == 0 {
-            break;
-        }
-        let label = wire
-            .get(at + 1..at + 1 + usize::from(len))
-            .unwrap_or_default();
-        labels.push(String::from_utf8_lossy(label).into_owned());
-        at += 1 + usize::from(len);
-    }
-    labels.join(".")
 }

@@ -19,10 +19,8 @@ use tracing::{debug, info, warn};
 
 use std::sync::Arc;
 
-use privatelink_mapping::tsig::TsigKey;
-
 use crate::store::{Snapshot, Transfers};
-use crate::wire::tsig_sign::{self, Signer};
+use crate::wire::tsig_sign::{self, Signer, SigningKey};
 
 /// Tries per secondary, and how long each waits for the acknowledgement.
 const TRIES: u32 = 5;
@@ -81,7 +79,7 @@ pub(crate) fn notify_every_zone(snapshot: &Snapshot) {
 async fn notify(
     apex: &Name,
     target: SocketAddr,
-    key: Option<Arc<TsigKey>>,
+    key: Option<Arc<SigningKey>>,
 ) -> std::io::Result<u32> {
     let local: SocketAddr = if target.is_ipv4() {
         ([0, 0, 0, 0], 0).into()

@@ -11,10 +11,15 @@ use super::{HEADER, skip_name, u16_at};
 use crate::wire::edns::ClientEdns;
 use crate::wire::{HeaderBits, response_flags};
 
-const TYPE_TSIG: u16 = 250;
-const CLASS_ANY: u16 = 255;
+pub(crate) const TYPE_TSIG: u16 = 250;
+pub(crate) const CLASS_ANY: u16 = 255;
 /// RCODE NOTAUTH (RFC 8945 §5.2.1 uses it for BADKEY, BADSIG and BADTIME).
 pub(crate) const RCODE_NOTAUTH: u16 = 9;
+
+/// TSIG errors (RFC 8945 §3).
+pub(crate) const BADSIG: u16 = 16;
+pub(crate) const BADKEY: u16 = 17;
+pub(crate) const BADTIME: u16 = 18;
 
 /// Where a query's TSIG is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +63,7 @@ pub(crate) fn scan(query: &[u8]) -> Option<Tsig> {
 
 /// The name at `at` written out without compression, and the offset past
 /// it; at most 255 bytes and 128 pointers.
-pub(crate) fn expanded_name(wire: &[u8], mut at: usize) -> Option<(Vec<u8>, usize)> {
+fn expanded_name(wire: &[u8], mut at: usize) -> Option<(Vec<u8>, usize)> {
     let mut name = Vec::new();
     let mut end = None;
     for _ in 0..128 {
@@ -86,36 +91,81 @@ pub(crate) fn expanded_name(wire: &[u8], mut at: usize) -> Option<(Vec<u8>, usiz
     None
 }
 
-/// Writes the answer to a query whose TSIG failed with `error` (BADKEY:
-/// a key this server does not have; BADSIG): NOTAUTH, the question, the
-/// OPT when the client sent one, and an unsigned TSIG with the key and
-/// algorithm names, time and fudge of the query's, no MAC, the original
-/// id, and the error (RFC 8945 §5.2, §5.3.2). `None` when the TSIG cannot
-/// be read: the caller says FORMERR.
+/// A query's TSIG record, read.
+#[derive(Debug, Clone)]
+pub(crate) struct TsigRecord {
+    /// Where the record starts: the signed data ends here.
+    pub(crate) start: usize,
+    /// Key and algorithm names, uncompressed and lower-cased (canonical).
+    pub(crate) key: Vec<u8>,
+    pub(crate) algorithm: Vec<u8>,
+    pub(crate) time: u64,
+    pub(crate) fudge: u16,
+    pub(crate) mac: Vec<u8>,
+    pub(crate) original_id: u16,
+    pub(crate) error: u16,
+    pub(crate) other: Vec<u8>,
+}
+
+/// Reads the TSIG record at `start` (the last of `query`, as [`scan`]
+/// found it); `None` when it does not hold together.
+pub(crate) fn read(query: &[u8], start: usize) -> Option<TsigRecord> {
+    let (key, owner_end) = expanded_name(query, start)?;
+    // TYPE, CLASS, TTL and RDLENGTH, then the rdata: the algorithm first.
+    let (algorithm, at) = expanded_name(query, owner_end + 10)?;
+    let time = query
+        .get(at..at + 6)?
+        .iter()
+        .fold(0u64, |t, &b| t << 8 | u64::from(b));
+    let fudge = u16_at(query, at + 6)?;
+    let mac_len = usize::from(u16_at(query, at + 8)?);
+    let mac = query.get(at + 10..at + 10 + mac_len)?.to_vec();
+    let at = at + 10 + mac_len;
+    let other_len = usize::from(u16_at(query, at + 4)?);
+    Some(TsigRecord {
+        start,
+        key: key.to_ascii_lowercase(),
+        algorithm: algorithm.to_ascii_lowercase(),
+        time,
+        fudge,
+        mac,
+        original_id: u16_at(query, at)?,
+        error: u16_at(query, at + 2)?,
+        other: query.get(at + 6..at + 6 + other_len)?.to_vec(),
+    })
+}
+
+/// The 48-bit time signed.
+pub(crate) fn time_bytes(time: u64) -> [u8; 6] {
+    let bytes = time.to_be_bytes();
+    [bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]
+}
+
+/// Writes the answer to a query whose TSIG `record` failed with `error`
+/// (BADKEY: a key this server does not have; BADSIG): NOTAUTH, the
+/// question, the OPT when the client sent one, and an unsigned TSIG with
+/// the key and algorithm names, time and fudge of the query's, no MAC, the
+/// original id, and the error (RFC 8945 §5.2, §5.3.2). `None` when the
+/// query's header cannot be read: the caller says FORMERR.
 pub(crate) fn write_unsigned_error(
     out: &mut Vec<u8>,
     query: &[u8],
-    tsig: usize,
+    record: &TsigRecord,
     edns: &ClientEdns,
     error: u16,
 ) -> Option<()> {
-    let (key, owner_end) = expanded_name(query, tsig)?;
-    // TYPE, CLASS, TTL and RDLENGTH, then the rdata: the algorithm first.
-    let (algorithm, times) = expanded_name(query, owner_end + 10)?;
-    let time_and_fudge = query.get(times..times + 8)?;
-    let mac_len = usize::from(u16_at(query, times + 8)?);
-    let original_id = query.get(times + 10 + mac_len..times + 12 + mac_len)?;
     write_notauth(out, query, edns)?;
-    out.extend_from_slice(&key);
+    out.extend_from_slice(&record.key);
     out.extend_from_slice(&TYPE_TSIG.to_be_bytes());
     out.extend_from_slice(&CLASS_ANY.to_be_bytes());
     out.extend_from_slice(&0u32.to_be_bytes());
-    let length = algorithm.len() + 8 + 2 + 2 + 2 + 2;
+    let length = record.algorithm.len() + 8 + 2 + 2 + 2 + 2;
     out.extend_from_slice(&u16::try_from(length).ok()?.to_be_bytes());
-    out.extend_from_slice(&algorithm);
-    out.extend_from_slice(time_and_fudge);
+    out.extend_from_slice(&record.algorithm);
+    out.extend_from_slice(&time_bytes(record.time));
+    out.extend_from_slice(&record.fudge.to_be_bytes());
     out.extend_from_slice(&0u16.to_be_bytes());
-    out.extend_from_slice(original_id);
+    out.extend_from_slice(&record.original_id.to_be_bytes());
     out.extend_from_slice(&error.to_be_bytes());
     out.extend_from_slice(&0u16.to_be_bytes());
     let additionals = u16_at(out, 10)?.saturating_add(1);

@@ -1,16 +1,24 @@
 use super::*;
+use crate::wire::tsig::{Tsig, read, scan};
 
-fn key(algorithm: TsigAlgorithm) -> Arc<TsigKey> {
-    Arc::new(TsigKey {
+fn tsig_key(algorithm: TsigAlgorithm, secret: &[u8]) -> TsigKey {
+    TsigKey {
         name: DomainName::parse("xfer.test").unwrap(),
         algorithm,
-        secret: b"0123456789abcdef0123456789abcdef".to_vec(),
+        secret: secret.to_vec(),
         line: 1,
-    })
+    }
+}
+
+fn key(algorithm: TsigAlgorithm) -> Arc<SigningKey> {
+    Arc::new(SigningKey::new(tsig_key(
+        algorithm,
+        b"0123456789abcdef0123456789abcdef",
+    )))
 }
 
 /// A query for `zone` AXFR with id 0x1234, signed by `signer`'s key.
-fn signed_query(signer_key: &Arc<TsigKey>, time: u64) -> Vec<u8> {
+fn signed_query(signer_key: &Arc<SigningKey>, time: u64) -> Vec<u8> {
     let mut query = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
     query.extend_from_slice(b"\x04zone\x04test\x00\x00\xfc\x00\x01");
     let mut signer = Signer::request(Arc::clone(signer_key), 0x1234);
@@ -23,7 +31,7 @@ fn a_query_we_sign_verifies_and_a_changed_byte_or_key_does_not() {
     for algorithm in TsigAlgorithm::ALL {
         let key = key(algorithm);
         let query = signed_query(&key, 1_000_000);
-        let Some(super::super::tsig::Tsig::Last(at)) = super::super::tsig::scan(&query) else {
+        let Some(Tsig::Last(at)) = scan(&query) else {
             panic!("a TSIG last");
         };
         let record = read(&query, at).unwrap();
@@ -52,10 +60,7 @@ fn a_query_we_sign_verifies_and_a_changed_byte_or_key_does_not() {
             verify(&tampered, &record, &keys, 1_000_000),
             Verdict::Failed { error: BADSIG, .. }
         ));
-        let other = Arc::new(TsigKey {
-            secret: b"another".to_vec(),
-            ..(*key).clone()
-        });
+        let other = Arc::new(SigningKey::new(tsig_key(algorithm, b"another")));
         let record = read(&query, at).unwrap();
         assert!(matches!(
             verify(&query, &record, &[other], 1_000_000),
@@ -89,7 +94,7 @@ fn the_hmac_is_rfc_4231s() {
 fn later_messages_chain_from_the_one_before() {
     let key = key(TsigAlgorithm::HmacSha256);
     let query = signed_query(&key, 5);
-    let Some(super::super::tsig::Tsig::Last(at)) = super::super::tsig::scan(&query) else {
+    let Some(Tsig::Last(at)) = scan(&query) else {
         panic!("a TSIG last");
     };
     let Verdict::Signed(mut signer) =
@@ -112,6 +117,6 @@ fn later_messages_chain_from_the_one_before() {
     let mut prior = 32u16.to_be_bytes().to_vec();
     prior.extend_from_slice(&first_mac);
     let timers = [&time_bytes(5)[..], &FUDGE.to_be_bytes()].concat();
-    let expected = compute(&key, &[&prior, &message, &timers]);
+    let expected = compute(&key.key, &[&prior, &message, &timers]);
     assert_eq!(read(&second, 12).unwrap().mac, expected);
 }

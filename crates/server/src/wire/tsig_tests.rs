@@ -1,5 +1,4 @@
 use super::*;
-use crate::wire::tsig_sign::BADKEY;
 
 fn name(text: &str) -> Vec<u8> {
     let mut wire = Vec::new();
@@ -69,7 +68,14 @@ fn an_unknown_key_gets_notauth_with_an_unsigned_badkey_tsig() {
     };
     let edns = ClientEdns::plain(Some((1232, false)));
     let mut out = Vec::new();
-    write_unsigned_error(&mut out, &wire, at, &edns, BADKEY).expect("written");
+    write_unsigned_error(
+        &mut out,
+        &wire,
+        &read(&wire, at).expect("read"),
+        &edns,
+        BADKEY,
+    )
+    .expect("written");
     let message = Message::from_vec(&out).expect("decodes");
     assert_eq!(message.metadata.id, 0x4242);
     assert_eq!(message.metadata.response_code, ResponseCode::NotAuth);
@@ -104,7 +110,14 @@ fn a_compressed_key_name_is_written_out_in_full() {
         panic!("no TSIG");
     };
     let mut out = Vec::new();
-    write_unsigned_error(&mut out, &wire, at, &ClientEdns::plain(None), BADKEY).expect("written");
+    write_unsigned_error(
+        &mut out,
+        &wire,
+        &read(&wire, at).expect("read"),
+        &ClientEdns::plain(None),
+        BADKEY,
+    )
+    .expect("written");
     let message = hickory_proto::op::Message::from_vec(&out).expect("decodes");
     assert_eq!(message.additionals[0].name.to_ascii(), "core.windows.net.");
     assert!(message.edns.is_none());
