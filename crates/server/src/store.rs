@@ -11,10 +11,10 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use hickory_proto::ProtoError;
+use hickory_proto::rr::Record;
+use privatelink_mapping::catalog::Catalog;
 use privatelink_mapping::journal::Journal;
 use privatelink_mapping::tsig::TransferClient;
-
-use crate::wire::tsig_sign::SigningKey;
 use privatelink_mapping::{
     DomainName, ForwardSettings, Loaded, Mapping, MappingDiff, RateLimitSettings, Settings,
     ViewSelector, Zone,
@@ -22,7 +22,8 @@ use privatelink_mapping::{
 
 use crate::engine::access::AllowList;
 use crate::engine::prepared::PreparedZones;
-use crate::resolve::authoritative::ZoneRecords;
+use crate::resolve::authoritative::{ZoneRecords, catalog_records};
+use crate::wire::tsig_sign::SigningKey;
 
 /// `server.http_allow` and `server.http_token`.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub struct Snapshot {
     pub http: HttpAccess,
     /// SOA/NS records per zone, in the order of `mapping.zones()`.
     zone_records: Vec<ZoneRecords>,
+    /// The catalog zone's records, with `server.catalog` (else empty).
+    catalog_records: Vec<Record>,
     /// Per-zone wire data for the engine's prepared answers.
     pub prepared: PreparedZones,
     /// The `[[view]]` this snapshot serves; `None` for the top level.
@@ -113,6 +116,10 @@ impl Snapshot {
             .iter()
             .map(ZoneRecords::new)
             .collect::<Result<Vec<_>, _>>()?;
+        let catalog_records = match mapping.catalog() {
+            Some(catalog) => catalog_records(catalog, &mapping)?,
+            None => Vec::new(),
+        };
         let prepared = PreparedZones::new(&mapping);
         let server = &settings.server;
         Ok(Self {
@@ -126,7 +133,6 @@ impl Snapshot {
             loaded_at: SystemTime::now(),
             sha256: sha256.to_owned(),
             transfers: Transfers {
-                allow: AllowList::new(server.allow_transfer.clone()),
                 clients: server.transfer_clients.clone(),
                 keys: server
                     .tsig_keys
@@ -141,6 +147,7 @@ impl Snapshot {
                 token: server.http_token.clone(),
             },
             zone_records,
+            catalog_records,
             view: None,
             clients: Vec::new(),
             view_index: 0,
@@ -156,7 +163,7 @@ impl Snapshot {
     /// what changed between them (`diff`: between the top-level mappings). Only with transfers on: nobody asks
     /// for an IXFR otherwise.
     pub(crate) fn record_history(&mut self, previous: &Self, diff: &MappingDiff) {
-        if self.transfers.allow.is_empty() {
+        if !self.transfers.enabled() {
             return;
         }
         let journal = previous
@@ -204,15 +211,19 @@ impl Snapshot {
     pub(crate) fn zone_records(&self, zone: &Zone) -> Option<&ZoneRecords> {
         self.zone_records.get(zone.index)
     }
+
+    /// The catalog zone and its records (SOA first), with `server.catalog`.
+    pub(crate) fn catalog(&self) -> Option<(&Catalog, &[Record])> {
+        let catalog = self.mapping.catalog()?;
+        (!self.catalog_records.is_empty()).then_some((catalog, self.catalog_records.as_slice()))
+    }
 }
 
 /// Zone transfers out: `server.allow_transfer`, the TSIG keys and
 /// `server.notify`.
 #[derive(Debug)]
 pub struct Transfers {
-    /// Every `allow_transfer` network, keyed or not.
-    pub allow: AllowList,
-    /// The same entries with the key each requires.
+    /// The `allow_transfer` entries, with the key each requires.
     pub clients: Vec<TransferClient>,
     /// The `[[tsig_key]]`s, prepared for the wire.
     pub(crate) keys: Vec<Arc<SigningKey>>,
@@ -220,6 +231,11 @@ pub struct Transfers {
 }
 
 impl Transfers {
+    /// Transfers are on: some client may transfer.
+    pub fn enabled(&self) -> bool {
+        !self.clients.is_empty()
+    }
+
     /// True when `client`, whose request was signed with `signed_with`
     /// (verified), may transfer: an entry contains it and requires no key,
     /// or that key.
@@ -234,15 +250,21 @@ impl Transfers {
         })
     }
 
-    /// The key NOTIFY to `target` is signed with: the one the
-    /// `allow_transfer` entry containing it requires.
-    pub(crate) fn key_for(&self, target: std::net::IpAddr) -> Option<Arc<SigningKey>> {
-        let target = target.to_canonical();
+    /// The key the first `allow_transfer` entry containing `client`
+    /// requires, if it requires one.
+    pub fn required_key(&self, client: std::net::IpAddr) -> Option<&DomainName> {
+        let client = client.to_canonical();
         let entry = self
             .clients
             .iter()
-            .find(|entry| entry.network.contains(&target))?;
-        let name = entry.key.as_ref()?;
+            .find(|entry| entry.network.contains(&client))?;
+        entry.key.as_ref()
+    }
+
+    /// The key NOTIFY to `target` is signed with: the one its
+    /// `allow_transfer` entry requires.
+    pub(crate) fn key_for(&self, target: std::net::IpAddr) -> Option<Arc<SigningKey>> {
+        let name = self.required_key(target)?;
         self.keys.iter().find(|key| key.name() == name).cloned()
     }
 }

@@ -57,7 +57,7 @@ pub(crate) fn notify_all(zones: &[DomainName], transfers: &Transfers) {
 /// Sends NOTIFY for every zone of `snapshot` to its secondaries, when
 /// transfers are on.
 pub(crate) fn notify_every_zone(snapshot: &Snapshot) {
-    if snapshot.transfers.notify.is_empty() || snapshot.transfers.allow.is_empty() {
+    if snapshot.transfers.notify.is_empty() || !snapshot.transfers.enabled() {
         return;
     }
     // A view's own zones too: a secondary in that view transfers them; and

@@ -5,10 +5,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::ProtoError;
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, NS, NULL, SOA};
+use hickory_proto::rr::rdata::{A, AAAA, NS, NULL, PTR, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use privatelink_mapping::catalog::{CATALOG_NAMESERVER, CATALOG_VERSION, Catalog};
 use privatelink_mapping::mapping::{NS_TTL, Soa};
-use privatelink_mapping::{DomainName, Lookup, Zone};
+use privatelink_mapping::{DomainName, Lookup, Mapping, Zone};
 
 use crate::reply::{Outcome, Reply};
 use crate::wire::soa_rdata;
@@ -69,6 +70,34 @@ pub(crate) fn soa_record(apex: &Name, soa: &Soa) -> Result<Record, ProtoError> {
         soa.minimum,
     ));
     Ok(Record::from_rdata(apex.clone(), soa.ttl, data))
+}
+
+/// TTL of the catalog zone's records: they are read by transfer, not cached.
+const CATALOG_TTL: u32 = 3600;
+
+/// The records of `mapping`'s catalog zone (RFC 9432) in transfer order,
+/// SOA first (the closing SOA is the transfer's), built once per load: SOA,
+/// `NS invalid.`, `version TXT "2"`, and `<id>.zones PTR` per member zone.
+pub(crate) fn catalog_records(
+    catalog: &Catalog,
+    mapping: &Mapping,
+) -> Result<Vec<Record>, ProtoError> {
+    let apex = to_name(&catalog.apex)?;
+    let zones = Name::from_ascii("zones")?.append_domain(&apex)?;
+    let version = Name::from_ascii("version")?.append_domain(&apex)?;
+    let invalid = Name::from_ascii(format!("{CATALOG_NAMESERVER}."))?;
+    let txt = RData::TXT(TXT::new(vec![CATALOG_VERSION.to_string()]));
+    let mut records = vec![
+        soa_record(&apex, &catalog.soa)?,
+        Record::from_rdata(apex.clone(), CATALOG_TTL, RData::NS(NS(invalid))),
+        Record::from_rdata(version, CATALOG_TTL, txt),
+    ];
+    for member in mapping.catalog_members() {
+        let owner = Name::from_ascii(&member.id)?.append_domain(&zones)?;
+        let target = RData::PTR(PTR(to_name(member.zone)?));
+        records.push(Record::from_rdata(owner, CATALOG_TTL, target));
+    }
+    Ok(records)
 }
 
 /// The A and AAAA records of one name, IPv4 first, as served.

@@ -1,54 +1,22 @@
-//! The catalog zone (RFC 9432) as DNS: its records, queries for its names,
-//! and its transfers. The content is [`privatelink_mapping::catalog`]'s;
-//! it is small (a record per served zone) and asked for only by
-//! secondaries, so it is built per question rather than kept.
+//! The catalog zone (RFC 9432) as DNS: queries for its names and its
+//! transfers. The content is [`privatelink_mapping::catalog`]'s, as records
+//! built at load ([`super::authoritative::catalog_records`]).
 //!
 //! Only clients in `server.allow_transfer` get answers: the catalog lists
 //! every zone, which is a secondary's business. Others get REFUSED.
 
+use std::ops::ControlFlow;
+
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{NS, PTR, TXT};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Record, RecordType};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 use privatelink_mapping::DomainName;
-use privatelink_mapping::catalog::{CATALOG_NAMESERVER, CATALOG_VERSION, Catalog};
-use privatelink_mapping::serial::is_newer;
+use privatelink_mapping::catalog::Catalog;
 
-use super::authoritative::{soa_record, to_name};
 use super::messages::{Transfer, ZoneMessages};
 use crate::reply::{Outcome, Reply};
 use crate::store::Snapshot;
-
-/// TTL of the catalog's records: they are read by transfer, not cached.
-const TTL: u32 = 3600;
-
-/// The catalog's records in transfer order, SOA first (the closing SOA
-/// is the caller's); `None` when a name cannot be written.
-fn records(catalog: &Catalog, snapshot: &Snapshot) -> Option<Vec<Record>> {
-    let apex = to_name(&catalog.apex).ok()?;
-    let zones = Name::from_ascii("zones").ok()?.append_domain(&apex).ok()?;
-    let version = Name::from_ascii("version")
-        .ok()?
-        .append_domain(&apex)
-        .ok()?;
-    let invalid = Name::from_ascii(format!("{CATALOG_NAMESERVER}.")).ok()?;
-    let txt = RData::TXT(TXT::new(vec![CATALOG_VERSION.to_string()]));
-    let mut records = vec![
-        soa_record(&apex, &catalog.soa).ok()?,
-        Record::from_rdata(apex.clone(), TTL, RData::NS(NS(invalid))),
-        Record::from_rdata(version, TTL, txt),
-    ];
-    for member in snapshot.mapping.catalog_members() {
-        let owner = Name::from_ascii(&member.id)
-            .ok()?
-            .append_domain(&zones)
-            .ok()?;
-        let target = to_name(member.zone).ok()?;
-        records.push(Record::from_rdata(owner, TTL, RData::PTR(PTR(target))));
-    }
-    Some(records)
-}
 
 /// The answer to a query for a name in the catalog zone; `None` when the
 /// name is not in it (or there is no catalog).
@@ -59,16 +27,13 @@ pub(super) fn answer(
     rtype: RecordType,
     signed: Option<&DomainName>,
 ) -> Option<Reply> {
-    let catalog = snapshot.mapping.catalog()?;
+    let (catalog, records) = snapshot.catalog()?;
     if !in_catalog(key, catalog) {
         return None;
     }
     if !snapshot.transfers.allows(request.src().ip(), signed) {
         return Some(Reply::error(Outcome::Refused, ResponseCode::Refused));
     }
-    let Some(records) = records(catalog, snapshot) else {
-        return Some(Reply::error(Outcome::ServFail, ResponseCode::ServFail));
-    };
     let asked = request.queries.queries().first()?.original().name().clone();
     let owned: Vec<&Record> = records
         .iter()
@@ -112,60 +77,29 @@ pub(super) fn transfer<'s>(
     key: &str,
     rtype: RecordType,
 ) -> Option<Transfer<'s>> {
-    let catalog = snapshot
-        .mapping
-        .catalog()
-        .filter(|c| c.apex.as_str() == key)?;
-    let Some(mut records) = records(catalog, snapshot) else {
-        return Some(Transfer::Single(Reply::error(
-            Outcome::ServFail,
-            ResponseCode::ServFail,
-        )));
-    };
-    let soa = records.first().cloned()?;
-    let soa_alone = || {
-        Transfer::Single(Reply::authoritative(
-            Outcome::Transfer,
-            ResponseCode::NoError,
-            vec![soa.clone()],
-            Vec::new(),
-        ))
-    };
+    let (catalog, records) = snapshot.catalog().filter(|(c, _)| c.apex.as_str() == key)?;
+    let soa = records.first()?;
     let current = catalog.soa.serial;
-    let held = request
-        .authorities
-        .iter()
-        .find_map(|record| match &record.data {
-            RData::SOA(soa) => Some(soa.serial),
-            _ => None,
-        });
     let udp = request.protocol() == Protocol::Udp;
-    let mut style = "AXFR";
-    if rtype == RecordType::IXFR {
-        let Some(held) = held else {
-            return Some(Transfer::Single(Reply::error(
-                Outcome::FormErr,
-                ResponseCode::FormErr,
-            )));
+    let (style, held) = if rtype == RecordType::IXFR {
+        let held = match super::ixfr::behind(request, soa, current) {
+            ControlFlow::Continue(held) => held,
+            ControlFlow::Break(answer) => return Some(answer),
         };
-        if held == current || is_newer(held, current) || udp {
-            return Some(soa_alone());
+        if udp {
+            return Some(Transfer::soa_alone(soa.clone()));
         }
-        style = "AXFR for IXFR";
+        ("AXFR for IXFR", Some(held))
     } else if udp {
         return Some(Transfer::Single(Reply::error(
             Outcome::Refused,
             ResponseCode::Refused,
         )));
-    }
-    records.push(soa.clone());
-    let messages = ZoneMessages::from_records(
-        Box::new(records.into_iter()),
-        &catalog.apex,
-        current,
-        style,
-        held,
-    );
+    } else {
+        ("AXFR", None)
+    };
+    let all = records.iter().chain(std::iter::once(soa)).cloned();
+    let messages = ZoneMessages::from_records(Box::new(all), &catalog.apex, current, style, held);
     Some(Transfer::Zone(messages))
 }
 

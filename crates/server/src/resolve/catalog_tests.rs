@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{Name, RData};
 
 use super::*;
 use crate::resolve::transfer;

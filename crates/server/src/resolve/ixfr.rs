@@ -11,6 +11,7 @@
 //! only when they fit in one message the client can take.
 
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
@@ -36,23 +37,12 @@ pub(super) fn respond<'s>(
     zone: &'s Zone,
     prepared: &'s ZoneRecords,
 ) -> Transfer<'s> {
-    let soa_alone = || {
-        Transfer::Single(Reply::authoritative(
-            Outcome::Transfer,
-            ResponseCode::NoError,
-            vec![prepared.soa().clone()],
-            Vec::new(),
-        ))
-    };
-    let Some(held) = client_serial(request) else {
-        // §3: the query carries the client's SOA; BIND and Knot answer
-        // FORMERR without it.
-        return Transfer::Single(Reply::error(Outcome::FormErr, ResponseCode::FormErr));
-    };
+    let soa_alone = || Transfer::soa_alone(prepared.soa().clone());
     let current = zone.soa.serial;
-    if held == current || is_newer(held, current) {
-        return soa_alone();
-    }
+    let held = match behind(request, prepared.soa(), current) {
+        ControlFlow::Continue(held) => held,
+        ControlFlow::Break(answer) => return answer,
+    };
     let udp = request.protocol() == Protocol::Udp;
     let deltas = snapshot.journal.since(zone.apex.as_str(), held, current);
     let Some(records) = deltas.and_then(|deltas| incremental(zone, prepared, deltas)) else {
@@ -90,15 +80,32 @@ pub(super) fn respond<'s>(
     Transfer::Single(reply)
 }
 
-/// The serial in the SOA the client put in the authority section.
-fn client_serial(request: &Request) -> Option<u32> {
-    request
+/// The serial an IXFR's client holds (the SOA it puts in the authority
+/// section, §3), when it is older than `current`; otherwise the answer:
+/// FORMERR without that SOA (as BIND and Knot), `soa` alone when the
+/// client is as new as us or newer.
+pub(super) fn behind(
+    request: &Request,
+    soa: &Record,
+    current: u32,
+) -> ControlFlow<Transfer<'static>, u32> {
+    let held = request
         .authorities
         .iter()
         .find_map(|record| match &record.data {
             RData::SOA(soa) => Some(soa.serial),
             _ => None,
-        })
+        });
+    match held {
+        None => ControlFlow::Break(Transfer::Single(Reply::error(
+            Outcome::FormErr,
+            ResponseCode::FormErr,
+        ))),
+        Some(held) if held == current || is_newer(held, current) => {
+            ControlFlow::Break(Transfer::soa_alone(soa.clone()))
+        }
+        Some(held) => ControlFlow::Continue(held),
+    }
 }
 
 /// The IXFR records from `deltas`, lazily per delta; `None` when an SOA

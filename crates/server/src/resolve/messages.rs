@@ -19,6 +19,18 @@ pub(crate) enum Transfer<'s> {
     Zone(ZoneMessages<'s>),
 }
 
+impl Transfer<'_> {
+    /// The zone's SOA alone: "nothing newer", or over UDP, "ask over TCP".
+    pub(super) fn soa_alone(soa: Record) -> Self {
+        Self::Single(Reply::authoritative(
+            Outcome::Transfer,
+            ResponseCode::NoError,
+            vec![soa],
+            Vec::new(),
+        ))
+    }
+}
+
 /// The records of a transfer over TCP, cut into messages as they are
 /// sent: a large zone is never held as records all at once, and a name
 /// with many addresses spans messages.

@@ -92,12 +92,7 @@ fn refusal(request: &Request, snapshot: &Snapshot, signed: Option<&DomainName>, 
         return;
     };
     let client = request.src().ip();
-    let needed = snapshot
-        .transfers
-        .clients
-        .iter()
-        .filter(|entry| entry.network.contains(&client.to_canonical()))
-        .find_map(|entry| entry.key.clone());
+    let needed = snapshot.transfers.required_key(client);
     match (needed, signed) {
         (None, _) => {
             info!(client = %client, zone = %zone, not_logged_before, "zone transfer refused: the client is not in server.allow_transfer");
