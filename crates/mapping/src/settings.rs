@@ -63,9 +63,6 @@ pub struct ServerSettings {
     pub tcp_idle_timeout: Duration,
     /// UDP sockets and worker threads per listen address; 0 = one per CPU.
     pub udp_workers: usize,
-    /// Clients that may transfer served zones (AXFR, IXFR). Empty: none,
-    /// and every SOA keeps Azure's serial 1.
-    pub allow_transfer: Vec<IpNet>,
     /// Secondaries told (DNS NOTIFY) when a reload changes a zone.
     pub notify: Vec<SocketAddr>,
     /// `server.serial`: the SOA serial of every zone, declared in the file
@@ -76,7 +73,9 @@ pub struct ServerSettings {
     pub catalog: Option<CatalogSetting>,
     /// `[[tsig_key]]`s (see [`crate::tsig`]).
     pub tsig_keys: Vec<crate::tsig::TsigKey>,
-    /// `allow_transfer` with the key each entry requires, if any.
+    /// `server.allow_transfer`: who may transfer the served zones, each
+    /// entry with the TSIG key it requires, if any. Empty (the default):
+    /// no transfers, and every SOA keeps Azure's serial 1.
     pub transfer_clients: Vec<crate::tsig::TransferClient>,
 }
 
@@ -97,7 +96,7 @@ pub struct DeclaredSerial {
 impl ServerSettings {
     /// Zone transfers are on: SOA serials then follow the mapping.
     pub fn transfers_enabled(&self) -> bool {
-        !self.allow_transfer.is_empty()
+        !self.transfer_clients.is_empty()
     }
 }
 
@@ -295,7 +294,6 @@ impl Default for Settings {
                 tcp_max_connections: 1024,
                 tcp_idle_timeout: Duration::from_secs(10),
                 udp_workers: 0,
-                allow_transfer: Vec::new(),
                 notify: Vec::new(),
                 serial: None,
                 catalog: None,

@@ -164,7 +164,7 @@ mod tests {
         );
         let loaded = crate::load_str("t.toml", &text).unwrap();
         let server = &loaded.settings.server;
-        assert_eq!(server.allow_transfer.len(), 2);
+        assert_eq!(server.transfer_clients.len(), 2);
         assert_eq!(server.transfer_clients[0].key, None);
         assert_eq!(
             server.transfer_clients[1]

@@ -168,19 +168,32 @@ pub(super) fn networks(reader: &mut Reader<'_>, value: &Value<'_>, field: &str) 
     reader
         .string_list(value, field)
         .into_iter()
-        .filter_map(|(text, span, item_field)| {
-            let parsed = text
-                .parse::<IpNet>()
-                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from));
-            if parsed.is_err() {
-                reader.error(
-                    span,
-                    &item_field,
-                    format!("\"{text}\" is not a network"),
-                    Some("use CIDR notation such as 10.0.0.0/8 or fc00::/7".into()),
-                );
-            }
-            parsed.ok()
-        })
+        .filter_map(|(text, span, item_field)| network_in(reader, text, span, &item_field))
         .collect()
+}
+
+/// One network, as [`networks`] reads each.
+pub(super) fn network(reader: &mut Reader<'_>, value: &Value<'_>, field: &str) -> Option<IpNet> {
+    let text = reader.string(value, field)?;
+    network_in(reader, text, value.span(), field)
+}
+
+fn network_in(
+    reader: &mut Reader<'_>,
+    text: &str,
+    span: std::ops::Range<usize>,
+    field: &str,
+) -> Option<IpNet> {
+    let parsed = text
+        .parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from));
+    if parsed.is_err() {
+        reader.error(
+            span,
+            field,
+            format!("\"{text}\" is not a network"),
+            Some("use CIDR notation such as 10.0.0.0/8 or fc00::/7".into()),
+        );
+    }
+    parsed.ok()
 }

@@ -142,9 +142,9 @@ pub(super) fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: 
     if let Some(value) = table.get("allow_transfer") {
         super::tsig::read_transfer_clients(reader, value, server);
         if server
-            .allow_transfer
+            .transfer_clients
             .iter()
-            .any(|net| net.prefix_len() == 0)
+            .any(|client| client.network.prefix_len() == 0)
         {
             let line = reader.line(value.span());
             reader.warning(
@@ -157,7 +157,7 @@ pub(super) fn read_server(reader: &mut Reader<'_>, value: &Value<'_>, settings: 
     }
     if let Some(value) = table.get("notify") {
         server.notify = socket_addrs(reader, value, "server.notify", Some(53));
-        if !server.notify.is_empty() && server.allow_transfer.is_empty() {
+        if !server.notify.is_empty() && !server.transfers_enabled() {
             let line = reader.line(value.span());
             reader.warning(
                 line,

@@ -1,10 +1,9 @@
 //! `[[tsig_key]]` tables and the `allow_transfer` entries that name a key.
 
 use base64::Engine;
-use ipnet::IpNet;
 use toml::de::DeValue;
 
-use super::fields::{domain_name, required};
+use super::fields::{domain_name, network, required};
 use super::value::{Reader, Value, join};
 use crate::settings::ServerSettings;
 use crate::tsig::{TransferClient, TsigAlgorithm, TsigKey, secret_in_key_file};
@@ -119,8 +118,7 @@ fn read_secret(
 }
 
 /// `allow_transfer`: networks as strings, or `{ network, key }` tables for
-/// those that must sign with a key. Fills both `allow_transfer` (every
-/// network) and `transfer_clients` (with their keys).
+/// those that must sign with a key.
 pub(super) fn read_transfer_clients(
     reader: &mut Reader<'_>,
     value: &Value<'_>,
@@ -146,26 +144,9 @@ pub(super) fn read_transfer_clients(
             _ => (network(reader, item, &item_field), None),
         };
         if let Some(network) = network {
-            server.allow_transfer.push(network);
             server
                 .transfer_clients
                 .push(TransferClient { network, key, line });
         }
     }
-}
-
-fn network(reader: &mut Reader<'_>, value: &Value<'_>, field: &str) -> Option<IpNet> {
-    let text = reader.string(value, field)?;
-    let parsed = text
-        .parse::<IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
-    if parsed.is_err() {
-        reader.error(
-            value.span(),
-            field,
-            format!("\"{text}\" is not a network"),
-            Some("use CIDR notation such as 10.20.0.4/32".into()),
-        );
-    }
-    parsed.ok()
 }

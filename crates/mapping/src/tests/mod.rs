@@ -408,7 +408,10 @@ fn transfer_settings_parse_and_warn_when_they_cannot_work() {
     );
     let server = &loaded.settings.server;
     assert!(server.transfers_enabled());
-    assert_eq!(server.allow_transfer[0].to_string(), "10.20.0.4/32");
+    assert_eq!(
+        server.transfer_clients[0].network.to_string(),
+        "10.20.0.4/32"
+    );
     assert_eq!(server.notify[0].port(), 53, "a bare address means port 53");
     assert_eq!(server.notify[1].port(), 5300);
     assert!(!has(&warnings(&loaded), "server.notify"));
