@@ -3,7 +3,6 @@
 //! pick up a zone added by a reload and drop a removed one.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
@@ -44,59 +43,28 @@ const SECOND: &str = r#""a.privatelink.blob.core.windows.net" = "10.0.0.1"
 
 /// BIND 9.18 with `catalog-zones` and one secondary zone, the catalog.
 fn bind_consumer(port: u16, primary: SocketAddr) -> Peer {
-    let dir = tempfile::tempdir().unwrap();
     let primary = format!("{} port {}", primary.ip(), primary.port());
-    let conf = format!(
-        r#"options {{
-    directory "{dir}";
-    pid-file "{dir}/named.pid";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no;
-    dnssec-validation no;
-    notify no;
-    allow-notify {{ 127.0.0.0/8; }};
-    catalog-zones {{
-        zone "{CATALOG}" default-primaries {{ {primary}; }} in-memory yes min-update-interval 1;
-    }};
-}};
-zone "{CATALOG}" {{ type secondary; file "catalog.db"; primaries {{ {primary}; }}; }};
-"#,
-        dir = dir.path().display()
+    let options = format!(
+        "allow-notify {{ 127.0.0.0/8; }};\n    catalog-zones {{\n        zone \"{CATALOG}\" default-primaries {{ {primary}; }} in-memory yes min-update-interval 1;\n    }};"
     );
-    let path = dir.path().join("named.conf");
-    std::fs::write(&path, conf).unwrap();
-    let mut command = Command::new("named");
-    command.args(["-g", "-4", "-n", "1", "-c"]).arg(path);
-    Peer::start("named", dir, port, &mut command, CATALOG)
+    let zone = format!(
+        "zone \"{CATALOG}\" {{ type secondary; file \"catalog.db\"; primaries {{ {primary}; }}; }};\n"
+    );
+    peer::named(port, CATALOG, &options, &zone)
 }
 
 /// Knot DNS with the catalog zone interpreted into member zones.
 fn knot_consumer(port: u16, primary: SocketAddr) -> Peer {
-    let dir = tempfile::tempdir().unwrap();
-    let conf = format!(
-        r#"server:
-    listen: 127.0.0.1@{port}
-    rundir: {dir}
-    user: root:root
-database:
-    storage: {dir}
-log:
-  - target: stderr
-    any: info
-remote:
+    peer::knot(port, CATALOG, |dir| {
+        format!(
+            r#"remote:
   - id: primary
     address: {ip}@{primary_port}
 acl:
   - id: notify_from_primary
     address: {ip}
     action: notify
-template:
-  - id: default
-    storage: {dir}
-    zonefile-sync: -1
-    journal-content: none
-  - id: member
+{templates}  - id: member
     storage: {dir}
     master: primary
     acl: notify_from_primary
@@ -109,15 +77,11 @@ zone:
     catalog-role: interpret
     catalog-template: member
 "#,
-        dir = dir.path().display(),
-        ip = primary.ip(),
-        primary_port = primary.port(),
-    );
-    let path = dir.path().join("knot.conf");
-    std::fs::write(&path, conf).unwrap();
-    let mut command = Command::new("knotd");
-    command.arg("-c").arg(path);
-    Peer::start("knotd", dir, port, &mut command, CATALOG)
+            ip = primary.ip(),
+            primary_port = primary.port(),
+            templates = peer::knot_default_template(dir),
+        )
+    })
 }
 
 fn serves(address: &'static str) -> impl Fn(&Message) -> bool {

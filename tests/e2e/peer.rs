@@ -221,34 +221,50 @@ pub fn bind_secondary_of(
     zones: &[&str],
     source: &str,
 ) -> Peer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut conf = format!(
-        r#"options {{
-    directory "{dir}";
-    pid-file "{dir}/named.pid";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    transfer-source {source};
-    notify-source 127.0.0.1;
-    recursion no;
-    allow-query {{ 127.0.0.0/8; }};
-    allow-notify {{ 127.0.0.0/8; }};
-    dnssec-validation no;
-    notify no;
-}};
-"#,
-        dir = dir.path().display()
+    let options = format!(
+        "transfer-source {source};\n    notify-source 127.0.0.1;\n    allow-query {{ 127.0.0.0/8; }};\n    allow-notify {{ 127.0.0.0/8; }};"
     );
     let primaries: String = primaries
         .iter()
         .map(|p| format!("{} port {}; ", p.ip(), p.port()))
         .collect();
-    for zone in zones {
-        conf.push_str(&format!(
-            "zone \"{zone}\" {{ type secondary; file \"{zone}.db\"; primaries {{ {primaries}}}; }};\n"
-        ));
-    }
-    start_named(dir, port, &conf, zones.first().copied().unwrap_or("."))
+    let zone_statements: String = zones
+        .iter()
+        .map(|zone| {
+            format!(
+                "zone \"{zone}\" {{ type secondary; file \"{zone}.db\"; primaries {{ {primaries}}}; }};\n"
+            )
+        })
+        .collect();
+    named(
+        port,
+        zones.first().copied().unwrap_or("."),
+        &options,
+        &zone_statements,
+    )
+}
+
+/// BIND 9 on `port` as the tests run it: its own directory, a loopback
+/// listener, no recursion, no validation and no NOTIFY of its own, with
+/// `options` added to the options block; then `rest` (zones, keys,
+/// servers). Ready once it answers `probe`.
+pub fn named(port: u16, probe: &str, options: &str, rest: &str) -> Peer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf = format!(
+        r#"options {{
+    directory "{dir}";
+    pid-file "{dir}/named.pid";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+    {options}
+}};
+{rest}"#,
+        dir = dir.path().display()
+    );
+    start_named(dir, port, &conf, probe)
 }
 
 /// Runs `named` in the foreground on `conf`, written into `dir`.
@@ -315,6 +331,7 @@ forward-zone:
 pub fn knot_authoritative(zone: &str, records: &str) -> Peer {
     let port = free_port();
     let dir = tempfile::tempdir().expect("temp dir");
+    let dir_path = &dir.path().display().to_string();
     let zone_file = write(
         dir.path(),
         "zone.zone",
@@ -322,12 +339,11 @@ pub fn knot_authoritative(zone: &str, records: &str) -> Peer {
             "$ORIGIN {zone}\n@ 3600 SOA ns1.test.internal. hostmaster.test.internal. 1 3600 300 2419200 10\n@ 3600 NS ns1.test.internal.\n{records}\n"
         ),
     );
-    let conf = format!(
-        "server:\n    listen: 127.0.0.1@{port}\n    rundir: {dir}\n    user: root:root\ndatabase:\n    storage: {dir}\nzone:\n  - domain: {zone}\n    file: {file}\n",
-        dir = dir.path().display(),
+    let zone_section = format!(
+        "zone:\n  - domain: {zone}\n    file: {file}\n",
         file = zone_file.display(),
     );
-    start_knot(dir, port, &conf, zone)
+    start_knot(dir, port, &knot_conf(port, dir_path, &zone_section), zone)
 }
 
 /// Knot DNS as a secondary of `zones` on `port`, pulling them from
@@ -350,54 +366,57 @@ pub fn knot_secondary_of(
     zones: &[&str],
     source: &str,
 ) -> Peer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut conf = format!(
-        r#"server:
-    listen: 127.0.0.1@{port}
-    rundir: {dir}
-    user: root:root
-database:
-    storage: {dir}
-log:
-  - target: stderr
-    any: info
-remote:
-"#,
-        dir = dir.path().display(),
-    );
-    let mut ids = Vec::new();
-    for (i, primary) in primaries.iter().enumerate() {
-        conf.push_str(&format!(
-            "  - id: primary{i}\n    address: {}@{}\n    via: {source}\n",
-            primary.ip(),
-            primary.port()
-        ));
-        ids.push(format!("primary{i}"));
-    }
+    let primary_ids: Vec<String> = (0..primaries.len())
+        .map(|i| format!("primary{i}"))
+        .collect();
     let mut notifiers: Vec<String> = primaries.iter().map(|p| p.ip().to_string()).collect();
     notifiers.dedup();
-    conf.push_str(&format!(
-        r#"acl:
-  - id: notify_from_primary
-    address: [{notifiers}]
-    action: notify
-template:
-  - id: default
-    storage: {dir}
-    zonefile-sync: -1
-    journal-content: none
-zone:
-"#,
-        notifiers = notifiers.join(", "),
-        dir = dir.path().display(),
-    ));
-    for zone in zones {
-        conf.push_str(&format!(
-            "  - domain: {zone}\n    master: [{}]\n    acl: notify_from_primary\n",
-            ids.join(", ")
+    knot(port, zones.first().copied().unwrap_or("."), |dir| {
+        let mut sections = String::from("remote:\n");
+        for (id, primary) in primary_ids.iter().zip(primaries) {
+            sections.push_str(&format!(
+                "  - id: {id}\n    address: {}@{}\n    via: {source}\n",
+                primary.ip(),
+                primary.port()
+            ));
+        }
+        sections.push_str(&format!(
+            "acl:\n  - id: notify_from_primary\n    address: [{}]\n    action: notify\n{}zone:\n",
+            notifiers.join(", "),
+            knot_default_template(dir),
         ));
-    }
-    start_knot(dir, port, &conf, zones.first().copied().unwrap_or("."))
+        for zone in zones {
+            sections.push_str(&format!(
+                "  - domain: {zone}\n    master: [{}]\n    acl: notify_from_primary\n",
+                primary_ids.join(", ")
+            ));
+        }
+        sections
+    })
+}
+
+/// Knot DNS on `port` as the tests run it: a loopback listener, its own
+/// directory, logging to the peer's log; `sections(dir)` gives the rest
+/// (key, remote, acl, template, zone). Ready once it answers `probe`.
+pub fn knot(port: u16, probe: &str, sections: impl FnOnce(&str) -> String) -> Peer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().display().to_string();
+    let conf = knot_conf(port, &path, &sections(&path));
+    start_knot(dir, port, &conf, probe)
+}
+
+/// A `template` section whose default keeps zones in memory only: the
+/// tests' secondaries start empty each time.
+pub fn knot_default_template(dir: &str) -> String {
+    format!(
+        "template:\n  - id: default\n    storage: {dir}\n    zonefile-sync: -1\n    journal-content: none\n"
+    )
+}
+
+fn knot_conf(port: u16, dir: &str, sections: &str) -> String {
+    format!(
+        "server:\n    listen: 127.0.0.1@{port}\n    rundir: {dir}\n    user: root:root\ndatabase:\n    storage: {dir}\nlog:\n  - target: stderr\n    any: info\n{sections}"
+    )
 }
 
 /// Starts knotd on `conf` (written into `dir`), ready once it answers `probe`.

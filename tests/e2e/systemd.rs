@@ -109,22 +109,9 @@ fn the_unit_verifies_and_is_hardened() {
             "{line} missing from the unit"
         );
     }
-    // verify checks that ExecStart's binary exists: point it at this build.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("privatelink-dns.service");
-    std::fs::write(&path, unit.replace("/usr/bin/privatelink-dns", binary())).unwrap();
-    // The manual page is checked where the package installs it
-    // (tests/e2e/package.rs); here it is not installed.
-    let verify = Command::new("systemd-analyze")
-        .args(["verify", "--man=no"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    let path = service_for_this_build(dir.path(), &unit);
+    assert_verifies(&path);
     let security = Command::new("systemd-analyze")
         .args(["security", "--offline=true", "--no-pager"])
         .arg(&path)
@@ -190,18 +177,30 @@ fn the_socket_unit_verifies() {
             .collect()
     };
     assert_eq!(values("ListenDatagram="), values("ListenStream="));
+    // Its service beside it, as systemd would find it.
     let dir = tempfile::tempdir().unwrap();
     let service = std::fs::read_to_string(packaging.join("privatelink-dns.service")).unwrap();
-    std::fs::write(
-        dir.path().join("privatelink-dns.service"),
-        service.replace("/usr/bin/privatelink-dns", binary()),
-    )
-    .unwrap();
+    service_for_this_build(dir.path(), &service);
     let path = dir.path().join("privatelink-dns.socket");
     std::fs::write(&path, &socket).unwrap();
+    assert_verifies(&path);
+}
+
+/// The service unit `unit`, written into `dir` with ExecStart pointing at
+/// this build (verify checks that the binary exists).
+fn service_for_this_build(dir: &std::path::Path, unit: &str) -> std::path::PathBuf {
+    let path = dir.join("privatelink-dns.service");
+    std::fs::write(&path, unit.replace("/usr/bin/privatelink-dns", binary())).unwrap();
+    path
+}
+
+/// `systemd-analyze verify` passes on the unit at `path`. The manual page
+/// is checked where the package installs it (tests/e2e/package.rs); here
+/// it is not installed.
+fn assert_verifies(path: &std::path::Path) {
     let verify = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
-        .arg(&path)
+        .arg(path)
         .output()
         .unwrap();
     assert!(

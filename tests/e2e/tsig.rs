@@ -155,34 +155,18 @@ fn a_bind_secondary_transfers_with_the_key_and_accepts_our_signed_notify() {
         return;
     }
     keyed_secondary_follows(|port, primary| {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = format!(
+        let (ip, primary_port) = (primary.ip(), primary.port());
+        let rest = format!(
             r#"key "{KEY}" {{ algorithm hmac-sha256; secret "{SECRET}"; }};
 server {ip} {{ keys {{ {KEY}; }}; }};
-options {{
-    directory "{dir}";
-    pid-file "{dir}/named.pid";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no;
-    dnssec-validation no;
-    notify no;
-}};
 zone "{ZONE}" {{
     type secondary; file "zone.db";
     primaries {{ {ip} port {primary_port} key {KEY}; }};
     allow-notify {{ key {KEY}; }};
 }};
-"#,
-            dir = dir.path().display(),
-            ip = primary.ip(),
-            primary_port = primary.port(),
+"#
         );
-        let path = dir.path().join("named.conf");
-        std::fs::write(&path, conf).unwrap();
-        let mut command = Command::new("named");
-        command.args(["-g", "-4", "-n", "1", "-c"]).arg(path);
-        Peer::start("named", dir, port, &mut command, ZONE)
+        peer::named(port, ZONE, "", &rest)
     });
 }
 
@@ -192,18 +176,9 @@ fn a_knot_secondary_transfers_with_the_key_and_accepts_our_signed_notify() {
         return;
     }
     keyed_secondary_follows(|port, primary| {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = format!(
-            r#"server:
-    listen: 127.0.0.1@{port}
-    rundir: {dir}
-    user: root:root
-database:
-    storage: {dir}
-log:
-  - target: stderr
-    any: info
-key:
+        peer::knot(port, ZONE, |dir| {
+            format!(
+                r#"key:
   - id: {KEY}
     algorithm: hmac-sha256
     secret: {SECRET}
@@ -216,25 +191,16 @@ acl:
     address: {ip}
     key: {KEY}
     action: notify
-template:
-  - id: default
-    storage: {dir}
-    zonefile-sync: -1
-    journal-content: none
-zone:
+{template}zone:
   - domain: {ZONE}
     master: primary
     acl: signed_notify
 "#,
-            dir = dir.path().display(),
-            ip = primary.ip(),
-            primary_port = primary.port(),
-        );
-        let path = dir.path().join("knot.conf");
-        std::fs::write(&path, conf).unwrap();
-        let mut command = Command::new("knotd");
-        command.arg("-c").arg(path);
-        Peer::start("knotd", dir, port, &mut command, ZONE)
+                ip = primary.ip(),
+                primary_port = primary.port(),
+                template = peer::knot_default_template(dir),
+            )
+        })
     });
 }
 
@@ -344,11 +310,7 @@ fn a_signed_udp_answer_that_the_tsig_would_push_past_512_bytes_is_truncated_and_
     // Without +ignore dig retries over TCP and gets all of it, signed.
     let args = ["@127.0.0.1", "-p", &port, NAME, "A", "+noedns", "-y", &key];
     let out = peer::run_client("dig", &args);
-    assert_eq!(
-        out.matches("\tIN\tA\t").count() + out.matches("IN A\t").count(),
-        26,
-        "{out}"
-    );
+    assert_eq!(out.matches("IN A\t").count(), 26, "{out}");
 }
 
 #[test]
